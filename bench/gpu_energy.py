@@ -392,6 +392,13 @@ def parse_args() -> argparse.Namespace:
     return p.parse_args()
 
 
+def _dump_partial(out_dir: str, report: dict) -> None:
+    """Keep what is measured so far should a later batch crash or the call time out."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "gpu_energy.partial.json").write_text(json.dumps(report, indent=2, default=str))
+
+
 def main() -> int:
     args = parse_args()
     use_source_tree()
@@ -415,6 +422,7 @@ def main() -> int:
         report["energy"].append(energy)
         keys = ("window_s", "rel_llem_vs_raw", "rel_polled_vs_counter", "ok", "error")
         print("  " + json.dumps({k: energy.get(k) for k in keys}), flush=True)
+        _dump_partial(args.out_dir, report)
     if not args.no_pipeline:
         prompts = next((o["energy_prompts"] for o in report["overhead"] if o["batch"] == 8), 64)
         print("pipeline run (spawned worker)", flush=True)
