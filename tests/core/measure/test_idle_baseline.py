@@ -61,3 +61,60 @@ def test_corrupt_cache_is_ignored(fake_nvml, tmp_path):
 
 def test_no_devices_no_baseline():
     assert bl.idle_baseline([], BaselineConfig()) is None
+
+
+def _power_script(fake_nvml, steps):  # type: ignore[no-untyped-def]
+    """Set the fake GPU's power to each (delay_s, watts) in turn, from a thread."""
+    import threading
+    import time
+
+    def play() -> None:
+        for delay, watts in steps:
+            time.sleep(delay)
+            fake_nvml.set_power(None, watts)
+
+    thread = threading.Thread(target=play, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_a_cooling_gpu_is_measured_until_its_power_settles(fake_nvml, tmp_path, monkeypatch):
+    monkeypatch.setattr(bl, "SETTLE_CHECK_S", 0.1)
+    fake_nvml.configure(gpus=[{"power_w": 150.0}])
+    devices = resolve_devices([0])
+    _power_script(fake_nvml, [(0.25, 80.0)])  # still cooling when duration_s ends
+    out = bl.idle_baseline(devices, BaselineConfig(duration_s=0.3, max_settle_s=3.0),
+                           interval_s=0.02)
+    assert out.settled
+    assert out.total_w == pytest.approx(80.0, abs=0.5)  # the trailing span, not the warm start
+    assert 0.5 <= out.duration_s <= 1.5
+    assert (tmp_path / "cache" / "baseline.json").exists()
+
+
+def test_a_gpu_that_never_settles_is_reported_and_not_cached(fake_nvml, tmp_path, monkeypatch):
+    monkeypatch.setattr(bl, "SETTLE_CHECK_S", 0.1)
+    fake_nvml.configure(gpus=[{"power_w": 200.0}])
+    devices = resolve_devices([0])
+    _power_script(fake_nvml, [(0.02, 200.0 - i) for i in range(1, 60)])  # -50 W/s
+    out = bl.idle_baseline(devices, BaselineConfig(duration_s=0.3, max_settle_s=0.3),
+                           interval_s=0.02)
+    assert not out.settled
+    assert out.drift_w[devices[0].uuid] < -2.0
+    assert 0.55 <= out.duration_s <= 1.0  # duration_s + max_settle_s, give or take a check
+    assert not (tmp_path / "cache" / "baseline.json").exists()
+
+
+def test_flat_power_settles_at_once(fake_nvml, tmp_path):
+    fake_nvml.configure(gpus=[{"power_w": 70.0}])
+    out = bl.idle_baseline(resolve_devices([0]), BaselineConfig(duration_s=0.3, max_settle_s=5),
+                           interval_s=0.02)
+    assert out.settled and out.duration_s < 0.6
+
+
+def test_drift_compares_the_last_third_with_the_first():
+    s = 1_000_000_000
+    falling = [(0, 120.0), (s, 100.0), (2 * s, 90.0), (3 * s, 90.0)]
+    assert bl.drift_w(falling, 0, 3 * s) == pytest.approx(90.0 - 110.0)
+    assert bl.drift_w([], 0, 3 * s) is None
+    assert bl.is_settled(-1.5, falling, 0, 3 * s)  # within 2 W
+    assert not bl.is_settled(-20.0, falling, 0, 3 * s)

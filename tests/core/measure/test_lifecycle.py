@@ -167,6 +167,32 @@ def test_methodology_shortcuts_become_warnings(fake_nvml, fake_registry, tmp_pat
     assert r.energy.adjusted_j is None and r.energy.baseline_power_w is None
 
 
+def test_a_baseline_that_never_settled_is_warned_about(fake_nvml, fake_registry, tmp_path,
+                                                      monkeypatch):
+    from llem.measure import baseline as bl
+
+    monkeypatch.setattr(bl, "SETTLE_CHECK_S", 0.05)
+    fake_nvml.configure(gpus=[{"power_w": 300.0}])
+    falling = threading.Event()
+
+    def cool() -> None:  # -100 W/s while the baseline is measured
+        watts = 300.0
+        while not falling.wait(0.01):
+            watts -= 1.0
+            fake_nvml.set_power(None, max(watts, 70.0))
+
+    threading.Thread(target=cool, daemon=True).start()
+    try:
+        r = run(make_cfg(baseline=BaselineConfig(duration_s=0.3, max_settle_s=0.3)),
+                fake_registry, tmp_path)
+    finally:
+        falling.set()
+    assert r.status == "ok", r.error
+    warning = next(w for w in r.warnings if w.code == "baseline_unsettled")
+    assert "had not settled" in warning.message and "config_gap_s" in warning.fix
+    assert r.energy.baseline_source.endswith("still drifting)")
+
+
 def test_another_process_on_the_gpu_is_warned_about(fake_nvml, fake_registry, tmp_path):
     import os
 

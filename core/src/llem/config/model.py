@@ -103,6 +103,7 @@ class BaselineConfig:
     enabled: bool = True
     duration_s: float = attrs.field(default=30.0, validator=v.gt(0))
     cache_ttl_s: float = attrs.field(default=3600.0, validator=v.ge(0))
+    max_settle_s: float = attrs.field(default=60.0, validator=v.ge(0))  # wait for cooling
 
 
 @attrs.frozen

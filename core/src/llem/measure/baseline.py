@@ -6,6 +6,13 @@ to give the energy the workload added (``adjusted_j``). Measuring it costs 30 s,
 is kept per GPU UUID in ``baseline.json`` under the cache directory
 ($LLEM_CACHE_DIR, else $XDG_CACHE_HOME/llem, else ~/.cache/llem) and reused while
 younger than ``baseline.cache_ttl_s``.
+
+A GPU that has just worked keeps cooling for tens of seconds, its power falling as it
+does (on an H200, 123 W a minute after load against 80 W at rest). A baseline taken then
+overstates idle power, so the measurement runs on, up to ``baseline.max_settle_s`` more,
+until the first and last thirds of its trailing ``duration_s`` agree within
+SETTLED_TOLERANCE; the mean of that trailing span is the baseline. One that never
+settles is reported (``settled=False``, a measurement warning) and not cached.
 """
 
 from __future__ import annotations
@@ -30,6 +37,8 @@ log = structlog.get_logger()
 
 CACHE_NAME = "baseline.json"
 CACHE_VERSION = 1
+SETTLED_TOLERANCE = (2.0, 0.02)  # watts, fraction of the mean: the larger applies
+SETTLE_CHECK_S = 1.0
 
 
 @attrs.frozen
@@ -39,6 +48,8 @@ class Baseline:
     measured_at: float  # epoch seconds
     duration_s: float
     samples: Mapping[str, int]
+    settled: bool = True
+    drift_w: Mapping[str, float] = attrs.field(factory=dict)  # last third - first third
 
     @property
     def total_w(self) -> float:
@@ -63,29 +74,57 @@ def idle_baseline(devices: Sequence[Device], cfg: BaselineConfig, *,
     if cached is not None:
         log.info("baseline.cached", power_w=dict(cached.per_device_w))
         return cached
-    measured = measure(devices, cfg.duration_s, interval_s, on_power, now)
-    _store(measured)
-    log.info("baseline.measured", power_w=dict(measured.per_device_w))
+    measured = measure(devices, cfg, interval_s, on_power, now)
+    if measured.settled:
+        _store(measured)
+    log.info("baseline.measured", power_w=dict(measured.per_device_w),
+             settled=measured.settled, duration_s=round(measured.duration_s, 1))
     return measured
 
 
-def measure(devices: Sequence[Device], duration_s: float, interval_s: float,
+def measure(devices: Sequence[Device], cfg: BaselineConfig, interval_s: float,
             on_power: PowerCallback | None, now: float) -> Baseline:
     sampler = TelemetrySampler(devices, interval_s, full=False, edge_energy=False,
                                on_power=on_power).start()
+    span_ns = int(cfg.duration_s * 1e9)
     t0 = time.perf_counter_ns()
-    time.sleep(duration_s)
-    t1 = time.perf_counter_ns()
-    series = sampler.stop()
+    deadline = t0 + int((cfg.duration_s + cfg.max_settle_s) * 1e9)
+    time.sleep(cfg.duration_s)
+    while True:
+        t1 = time.perf_counter_ns()
+        points = {d.uuid: sampler.power_rows(d.uuid) for d in devices}
+        drift = {u: d for u, p in points.items()
+                 if (d := drift_w(p, t1 - span_ns, t1)) is not None}
+        settled = all(is_settled(drift[u], p, t1 - span_ns, t1)
+                      for u, p in points.items() if u in drift)
+        if settled or t1 >= deadline:
+            break
+        time.sleep(min(SETTLE_CHECK_S, (deadline - t1) / 1e9))
+    sampler.stop()
     power: dict[str, float] = {}
-    samples: dict[str, int] = {}
-    for d in devices:
-        points = series.rows(d.uuid, "power_w")
-        samples[d.uuid] = len(points)
-        mean = integrate.mean_power_w(points, t0, t1)
+    for uuid, pts in points.items():
+        mean = integrate.mean_power_w(pts, t1 - span_ns, t1)
         if mean is not None:
-            power[d.uuid] = mean
-    return Baseline(power, "measured", now, duration_s, samples)
+            power[uuid] = mean
+    if not settled:
+        log.warning("baseline.unsettled", drift_w=drift)
+    return Baseline(power, "measured", now, round((t1 - t0) / 1e9, 1),
+                    {u: len(p) for u, p in points.items()}, settled, drift)
+
+
+def drift_w(points: Sequence[integrate.Point], start_ns: int, end_ns: int) -> float | None:
+    """Mean power of the span's last third minus its first third (negative: cooling)."""
+    third = (end_ns - start_ns) // 3
+    first = integrate.mean_power_w(points, start_ns, start_ns + third)
+    last = integrate.mean_power_w(points, end_ns - third, end_ns)
+    return None if first is None or last is None else last - first
+
+
+def is_settled(drift: float, points: Sequence[integrate.Point], start_ns: int,
+               end_ns: int) -> bool:
+    mean = integrate.mean_power_w(points, start_ns, end_ns) or 0.0
+    watts, fraction = SETTLED_TOLERANCE
+    return abs(drift) <= max(watts, fraction * mean)
 
 
 def _from_cache(devices: Sequence[Device], ttl_s: float, now: float) -> Baseline | None:

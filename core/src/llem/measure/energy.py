@@ -110,4 +110,5 @@ def _baseline_source(baseline: Baseline | None) -> str | None:
         return None
     if baseline.source == "cache":
         return f"cache ({baseline.duration_s:g} s measured at epoch {baseline.measured_at:.0f})"
-    return f"measured ({baseline.duration_s:g} s)"
+    settled = "" if baseline.settled else ", still drifting"
+    return f"measured ({baseline.duration_s:g} s{settled})"

@@ -229,6 +229,8 @@ class Lifecycle:
         series = outcome.timeseries
         w = self.warnings
         w += quality.methodology(cfg, self.baseline_missing)
+        if baseline is not None and not baseline.settled:
+            w += quality.baseline_unsettled(baseline.drift_w, baseline.duration_s)
         w += quality.warmup_quality(warmup, cfg.warmup.cv_target, cfg.warmup.max_runs)
         if energy.total_j is not None:
             w += quality.short_window(window_s, cfg.energy.min_window_s)

@@ -2,7 +2,7 @@
 
 Each check is a small function returning warnings (the lifecycle calls them). Codes:
 short_window, persistence_off, thermal_drift, few_samples, throttling, other_process,
-thermal_floor_short, no_baseline, single_cycle, energy_unavailable, polled_power,
+thermal_floor_short, no_baseline, baseline_unsettled, single_cycle, energy_unavailable, polled_power,
 cross_check_disagreement, warmup_not_converged, sampler_failed, phase_split_coarse.
 """
 
@@ -182,6 +182,18 @@ def methodology(cfg: Any, baseline_missing_reason: str | None) -> list[Measureme
                      "gets no confidence interval",
                      "set execution.cycles to 3 or more"))
     return out
+
+
+def baseline_unsettled(drift_w: Mapping[str, float], measured_s: float
+                       ) -> list[MeasurementWarning]:
+    """The idle power was still moving when the baseline measurement gave up."""
+    moves = ", ".join(f"{uuid[:12]} {watts:+.1f} W" for uuid, watts in drift_w.items())
+    return [W("baseline_unsettled",
+              f"the idle baseline had not settled after {measured_s:g} s (last third minus "
+              f"first third of its span: {moves}); a GPU still cooling from earlier work "
+              f"overstates idle power, so adjusted energy is understated",
+              "raise execution.config_gap_s or baseline.max_settle_s so the GPU can cool, "
+              "and check that nothing else runs on it")]
 
 
 def energy_quality(primary: EnergyReading | None, rel_diffs: Mapping[str, float],

@@ -101,6 +101,11 @@ class TelemetrySampler:
         self.sample(energy=self.edge_energy)
         return self.timeseries
 
+    def power_rows(self, uuid: str) -> list[tuple[int, float]]:
+        """(t_ns, watts) of one GPU so far; safe while the thread runs."""
+        with self._lock:
+            return self.timeseries.rows(uuid, "power_w")
+
     def sample(self, energy: bool = False) -> None:
         """Read every GPU once now (thread-safe; also called by the nvml meter's stop)."""
         with self._lock:
