@@ -9,8 +9,9 @@ or None when the class declares none).
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
 
@@ -87,6 +88,16 @@ class Availability:
     fix: str = ""
 
 
+class Unavailable(Exception):
+    """Why something cannot be used here (``reason``) and what to do about it (``fix``):
+    what a meter's checks raise, and its ``probe`` reports as an ``Availability``."""
+
+    def __init__(self, reason: str, fix: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.fix = fix
+
+
 @attrs.frozen
 class Problem:
     """A preflight finding that stops the experiment before any GPU work."""
@@ -143,10 +154,19 @@ class Backend(_Component):
 
 
 class Meter(_Component):
-    """Measures energy over a window. Power time series come from the core sampler."""
+    """Measures energy over a window. Power time series come from the core sampler.
+
+    Built as ``cls(section)``, or ``cls(section, carbon=...)`` with the experiment's
+    ``CarbonConfig`` (where the machine is) when the class sets ``takes_carbon``.
+    """
+
+    takes_carbon: ClassVar[bool] = False
 
     def probe(self, devices: Sequence[Device]) -> Availability:
         raise NotImplementedError
+
+    def prepare(self, devices: Sequence[Device]) -> None:
+        """Slow set-up for ``devices``, called outside the window so start/stop stay cheap."""
 
     def start(self, devices: Sequence[Device]) -> None:
         raise NotImplementedError

@@ -94,11 +94,19 @@ def test_cross_checks_run_with_the_primary_and_must_be_available():
 
 def test_meters_get_their_section_and_the_carbon_config_if_they_take_it():
     class Carbonated(meter_class("cc")):  # type: ignore[misc]
+        takes_carbon = True
+
         def __init__(self, section=None, carbon=None):  # type: ignore[no-untyped-def]
             super().__init__(section)
             self.carbon = carbon
 
+    class SectionOnly(meter_class("plain")):  # type: ignore[misc]
+        def __init__(self, section=None):  # type: ignore[no-untyped-def]
+            super().__init__(section)
+
     carbon = CarbonConfig(country_iso_code="FRA")
-    primary, _, _ = choose_meters(EnergyConfig(meter="cc"), registry(Carbonated), [],
-                                  sections={"cc": "my-section"}, carbon=carbon)
+    primary, cross, _ = choose_meters(
+        EnergyConfig(meter="cc", cross_check=("plain",)), registry(Carbonated, SectionOnly),
+        [], sections={"cc": "my-section", "plain": "its-section"}, carbon=carbon)
     assert primary.section == "my-section" and primary.carbon is carbon
+    assert cross[0].section == "its-section"

@@ -8,7 +8,6 @@ import subprocess
 import sys
 from importlib import metadata
 
-import llem_tests_fake_nvml as fake_nvml  # loaded from tests/fakes/zeus_fake by conftest.py
 import pluggy
 import pytest
 from llem import hookspecs
@@ -18,6 +17,8 @@ from llem.errors import PluginError, PreflightError
 from llem.interfaces import Device
 from llem_codecarbon import CodecarbonConfig, CodeCarbonMeter
 from llem_codecarbon import intensity as llem_intensity
+
+from tests.fakes.zeus_fake import fake_nvml
 
 FRANCE = CarbonConfig(country_iso_code="FRA")
 

@@ -1,44 +1,26 @@
-"""vLLM runs on exactly the GPUs llem measures (CUDA_VISIBLE_DEVICES narrowing)."""
+"""vLLM in this process cannot be moved onto other GPUs once CUDA is initialised."""
 
 from __future__ import annotations
 
+import sys
+from types import SimpleNamespace
+
 import pytest
 from llem.errors import PreflightError
-from llem_vllm.devices import VisibleDevices, visible_devices_for
+from llem_vllm.devices import VisibleDevices
 from llem_vllm_testutil import fake_devices
 
-
-def devs(*indices):
-    all_ = fake_devices(max(indices) + 1)
-    return [all_[i] for i in indices]
+IN_PROCESS = {"VLLM_ENABLE_V1_MULTIPROCESSING": "0"}
 
 
-def test_first_n_devices_need_no_change():
-    assert visible_devices_for(devs(0, 1), {}) is None
-    assert visible_devices_for(devs(0), {"CUDA_VISIBLE_DEVICES": "3,1"}) is None
-
-
-def test_other_devices_are_selected_in_order():
-    assert visible_devices_for(devs(2, 3), {}) == "2,3"
-    assert visible_devices_for(devs(1, 0), {}) == "1,0"
-
-
-def test_selection_goes_through_an_existing_mask():
-    env = {"CUDA_VISIBLE_DEVICES": "4,6,5"}
-    assert visible_devices_for(devs(1, 2), env) == "6,5"
-    with pytest.raises(PreflightError, match="not all visible"):
-        visible_devices_for(devs(3), env)
-
-
-def test_apply_then_restore_puts_the_environment_back():
-    env = {"CUDA_VISIBLE_DEVICES": "0,1,2,3"}
-    vis = VisibleDevices(env)
-    vis.apply(devs(2, 3))
-    assert env["CUDA_VISIBLE_DEVICES"] == "2,3" and vis.value == "2,3"
-    vis.restore()
-    assert env == {"CUDA_VISIBLE_DEVICES": "0,1,2,3"}
-    unset: dict[str, str] = {}
-    vis = VisibleDevices(unset)
-    vis.apply(devs(1))
-    vis.restore()
-    assert unset == {}
+def test_in_process_vllm_with_cuda_initialised_is_refused_only_when_narrowing(monkeypatch):
+    cuda = SimpleNamespace(is_initialized=lambda: True)
+    monkeypatch.setitem(sys.modules, "torch", SimpleNamespace(cuda=cuda))
+    VisibleDevices(dict(IN_PROCESS)).apply(fake_devices(2))  # GPUs 0, 1: nothing to move
+    env = dict(IN_PROCESS)
+    with pytest.raises(PreflightError, match="VLLM_ENABLE_V1_MULTIPROCESSING=0"):
+        VisibleDevices(env).apply(fake_devices(2)[1:])
+    assert env == IN_PROCESS
+    multiprocess: dict[str, str] = {}
+    VisibleDevices(multiprocess).apply(fake_devices(2)[1:])
+    assert multiprocess == {"CUDA_VISIBLE_DEVICES": "1"}

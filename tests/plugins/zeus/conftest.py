@@ -7,28 +7,14 @@ machine it built.
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from pathlib import Path
 
 import pytest
 
+from tests.fakes.zeus_fake import fake_nvml
+
 pytest.importorskip("zeus")
-
-FAKES = Path(__file__).resolve().parents[2] / "fakes" / "zeus_fake"
-
-
-def _load(name: str, path: Path):  # type: ignore[no-untyped-def]
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    sys.modules[name] = module
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module
-
-
-fake_nvml = _load("llem_tests_fake_nvml", FAKES / "fake_nvml.py")
 
 
 @pytest.fixture

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import llem_tests_fake_nvml as fake_nvml  # loaded from tests/fakes/zeus_fake by conftest.py
 import pytest
 from llem.interfaces import Device
 from llem.testing import MeterConformance
 from llem_zeus import ZeusMeter
+
+from tests.fakes.zeus_fake import fake_nvml
 
 GPUS = fake_nvml.make_gpus(2)
 

@@ -6,7 +6,6 @@ import dataclasses
 from importlib import metadata
 
 import cattrs
-import llem_tests_fake_nvml as fake_nvml  # loaded from tests/fakes/zeus_fake by conftest.py
 import pytest
 from llem.converter import converter
 from llem.errors import PluginError, PreflightError
@@ -14,6 +13,8 @@ from llem.interfaces import Device
 from llem_zeus import ZeusConfig, ZeusMeter
 from llem_zeus import identity as zeus_identity
 from llem_zeus import rapl as llem_rapl
+
+from tests.fakes.zeus_fake import fake_nvml
 
 
 def device(gpus, cuda_index: int, nvml_index: int) -> Device:
@@ -296,11 +297,6 @@ def test_one_unreadable_rapl_subzone_is_reported_like_an_unreadable_package(
     reading = meter.stop()
     assert reading.cpu_j is None
     assert any("intel-rapl:0:0" in n and "permission denied" in n for n in reading.notes)
-
-
-def test_lifecycle_may_pass_the_carbon_settings_to_every_meter():
-    meter = ZeusMeter(ZeusConfig(), carbon=object())
-    assert meter.section == ZeusConfig()
 
 
 def test_measure_cpu_false_says_so(rapl_tree, zeus_machine):

@@ -114,9 +114,7 @@ class Lifecycle:
             cfg.energy, self.registry, devices, cfg.sections, cfg.carbon)
         self.warnings += self._meter_warnings(meter_warnings)
         for meter in [m for m in (primary, *cross) if m is not None]:
-            prepare = getattr(meter, "prepare", None)  # optional: slow set-up, before the window
-            if callable(prepare):
-                prepare(devices)
+            meter.prepare(devices)
         baseline = self._baseline(devices)
         self._phase("load")
         t = time.perf_counter()

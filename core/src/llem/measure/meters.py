@@ -8,13 +8,12 @@
 - ``energy.meter: null`` turns energy off (no warning).
 - ``energy.cross_check`` meters run over the same window; each must be available.
 
-Meters are built with their config section (``cfg.sections[name]``); a meter whose
-constructor takes a ``carbon`` keyword also receives the experiment's CarbonConfig.
+Meters are built with their config section (``cfg.sections[name]``); a meter that sets
+``takes_carbon`` also receives the experiment's CarbonConfig (see ``Meter``).
 """
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -67,13 +66,8 @@ def choose_meters(
 
 
 def make_meter(cls: type, sections: Mapping[str, Any], carbon: CarbonConfig | None) -> Meter:
-    kwargs: dict[str, Any] = {}
-    try:
-        if "carbon" in inspect.signature(cls).parameters:
-            kwargs["carbon"] = carbon
-    except (TypeError, ValueError):
-        pass
-    return cls(sections.get(getattr(cls, "name", "")), **kwargs)
+    section = sections.get(getattr(cls, "name", ""))
+    return cls(section, carbon=carbon) if cls.takes_carbon else cls(section)
 
 
 def _candidates(registry: Any) -> list[str]:

@@ -2,8 +2,9 @@
 
 Each check is a small function returning warnings (the lifecycle calls them). Codes:
 short_window, persistence_off, thermal_drift, few_samples, throttling, other_process,
-thermal_floor_short, no_baseline, baseline_unsettled, single_cycle, energy_unavailable, polled_power,
-cross_check_disagreement, warmup_not_converged, sampler_failed, phase_split_coarse.
+thermal_floor_short, no_baseline, baseline_unsettled, single_cycle, energy_unavailable,
+polled_power, cross_check_disagreement, warmup_not_converged, sampler_failed,
+phase_split_coarse.
 """
 
 from __future__ import annotations

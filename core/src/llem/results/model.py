@@ -7,7 +7,8 @@ Durations are seconds, energies joules, powers watts.
 
 from __future__ import annotations
 
-from typing import Any, Literal, Mapping
+from collections.abc import Mapping
+from typing import Any, Literal
 
 import attrs
 

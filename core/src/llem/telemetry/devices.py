@@ -8,12 +8,16 @@ itself; asked in a child process, see cuda_driver) when it is loadable, else by 
 CUDA_VISIBLE_DEVICES the way CUDA does (indices in PCI order, ``GPU-`` UUID prefixes;
 parsing stops at the first invalid entry).
 MIG instances are refused: NVML's energy counter and power belong to the whole GPU.
+
+Engines that put rank i on "CUDA device i" of child processes (vLLM, TensorRT-LLM) are
+kept on the experiment's devices by narrowing CUDA_VISIBLE_DEVICES before they start
+(``VisibleDevices``); the children inherit it.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, MutableMapping, Sequence
 from typing import Any
 
 import attrs
@@ -97,6 +101,52 @@ def resolve_devices(cuda_indices: Sequence[int]) -> tuple[Device, ...]:
             )
         devices.append(_device(visible[index], index))
     return tuple(devices)
+
+
+def visible_devices_for(devices: Sequence[Device], environ: Mapping[str, str]) -> str | None:
+    """The CUDA_VISIBLE_DEVICES value that puts an engine's rank i on ``devices[i]``, or
+    None when no change is needed (the devices already are ordinals 0..N-1)."""
+    wanted = [d.cuda_index for d in devices]
+    if wanted == list(range(len(wanted))):
+        return None
+    current = environ.get(VISIBLE)
+    if current is None:
+        return ",".join(str(i) for i in wanted)
+    entries = [e.strip() for e in current.split(",") if e.strip()]
+    if any(i >= len(entries) for i in wanted):
+        raise PreflightError(
+            f"devices {wanted} are not all visible: {VISIBLE}={current!r} "
+            f"shows {len(entries)} GPU(s); fix `devices:` or {VISIBLE}"
+        )
+    return ",".join(entries[i] for i in wanted)
+
+
+class VisibleDevices:
+    """Narrows CUDA_VISIBLE_DEVICES to the experiment's devices before an engine starts
+    its child processes, and puts it back after. ``value`` is what the engine sees."""
+
+    def __init__(self, environ: MutableMapping[str, str] = os.environ) -> None:
+        self.environ = environ
+        self.value: str | None = environ.get(VISIBLE)
+        self._saved: str | None = None
+        self._changed = False
+
+    def apply(self, devices: Sequence[Device]) -> None:
+        new = visible_devices_for(devices, self.environ)
+        if new is None:
+            return
+        self._saved = self.environ.get(VISIBLE)
+        self.environ[VISIBLE] = self.value = new
+        self._changed = True
+
+    def restore(self) -> None:
+        if not self._changed:
+            return
+        if self._saved is None:
+            self.environ.pop(VISIBLE, None)
+        else:
+            self.environ[VISIBLE] = self._saved
+        self.value, self._changed = self._saved, False
 
 
 def _nvml_gpus(lib: Any) -> list[_NvmlGpu]:

@@ -12,6 +12,8 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
+from llem.interfaces import Unavailable
+
 INSTALL_FIX = "pip install nvidia-ml-py (it provides the pynvml module)"
 DRIVER_FIX = ("run on a machine with an NVIDIA GPU and its driver (libnvidia-ml.so; "
               "nvidia-smi must work)")
@@ -20,13 +22,8 @@ _lock = threading.Lock()
 _initialised: set[int] = set()  # id() of pynvml modules nvmlInit succeeded on
 
 
-class NvmlUnavailable(Exception):
+class NvmlUnavailable(Unavailable):
     """NVML cannot be used here: ``reason`` says why, ``fix`` what to do about it."""
-
-    def __init__(self, reason: str, fix: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.fix = fix
 
 
 def nvml() -> ModuleType:

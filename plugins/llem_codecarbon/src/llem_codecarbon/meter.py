@@ -23,7 +23,7 @@ from typing import Any
 
 import structlog
 from llem.errors import PluginError, PreflightError
-from llem.interfaces import Availability, Device, EnergyReading, Meter
+from llem.interfaces import Availability, Device, EnergyReading, Meter, Unavailable
 
 from llem_codecarbon.config import CodecarbonConfig
 from llem_codecarbon.library import import_codecarbon, version_problem
@@ -34,25 +34,17 @@ INSTALL_FIX = "pip install llem-codecarbon (it installs codecarbon>=3)"
 _window_numbers = itertools.count(1)
 
 
-class Unavailable(Exception):
-    """Why codecarbon cannot measure these devices here, and what to do about it."""
-
-    def __init__(self, reason: str, fix: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.fix = fix
-
-
 class CodeCarbonMeter(Meter):
     """CPU, GPU and RAM energy plus CO2, as codecarbon estimates them."""
 
     name = "codecarbon"
     config_type = CodecarbonConfig
     distribution = "llem-codecarbon"
+    takes_carbon = True
 
     def __init__(self, section: CodecarbonConfig | None = None, carbon: Any = None) -> None:
         """``carbon`` is the experiment's core ``CarbonConfig`` (where the machine is):
-        ``llem.measure.meters.make_meter`` passes it to constructors that take it."""
+        the lifecycle passes it because ``takes_carbon`` is set."""
         super().__init__(section if section is not None else CodecarbonConfig())
         self.carbon = carbon
         self._tracker: Any = None

@@ -20,18 +20,14 @@ import structlog
 from llem.config.model import ExperimentConfig, GenerationConfig
 from llem.errors import ExperimentFailed
 from llem.interfaces import Backend, Device, Problem, Request, RequestRecord
+from llem.measure.clock import offset_ns
+from llem.telemetry.devices import VisibleDevices
 
 from llem_trtllm import engine_cache
 from llem_trtllm.config import TrtllmConfig
-from llem_trtllm.devices import VisibleDevices
 from llem_trtllm.llm_args import EnginePlan, engine_plan, prompt_for, sampling_kwargs
 from llem_trtllm.model_source import ModelSource, has_tokenizer, model_problems, resolve_model
-from llem_trtllm.timing import (
-    SOURCE_DERIVED,
-    record_from_output,
-    steady_now_ns,
-    steady_offset_ns,
-)
+from llem_trtllm.timing import SOURCE_DERIVED, record_from_output, steady_now_ns
 
 log = structlog.get_logger()
 MISSING = "tensorrt_llm not installed: pip install tensorrt_llm (NVIDIA's wheel, Linux + CUDA)"
@@ -157,7 +153,7 @@ class TrtllmBackend(Backend):
         params = [SamplingParams(**sampling_kwargs(r, gen, end_id=self._end_id,
                                                    perf_metrics=self.section.request_metrics))
                   for r in requests]
-        offset = steady_offset_ns(steady_now_ns())
+        offset = offset_ns(steady_now_ns())
         t0 = time.perf_counter_ns()
         outputs = self.llm.generate(prompts, params, use_tqdm=False)
         t1 = time.perf_counter_ns()

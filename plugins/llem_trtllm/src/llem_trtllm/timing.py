@@ -3,7 +3,7 @@
 With ``return_perf_metrics`` each ``CompletionOutput.request_perf_metrics.timing_metrics``
 holds ``arrival_time``, ``first_token_time`` and ``last_token_time`` as timedeltas of
 the C++ ``std::chrono::steady_clock`` (CLOCK_MONOTONIC on Linux), mapped onto
-``perf_counter_ns`` by an offset measured against
+``perf_counter_ns`` by an offset (``llem.measure.clock``) measured against
 ``tensorrt_llm.bindings.steady_clock_now()`` at each generate call.
 """
 
@@ -36,18 +36,6 @@ def steady_now_ns() -> Callable[[], int]:
     except ImportError:
         return time.monotonic_ns
     return lambda: (steady_clock_now() // _US) * 1000
-
-
-def steady_offset_ns(read: Callable[[], int], samples: int = 7) -> int:
-    best: tuple[int, int] | None = None
-    for _ in range(samples):
-        a = time.perf_counter_ns()
-        b = read()
-        c = time.perf_counter_ns()
-        if best is None or c - a < best[0]:
-            best = (c - a, (a + c) // 2 - b)
-    assert best is not None
-    return best[1]
 
 
 def record_from_output(request: Request, output: Any, offset_ns: int, call_start_ns: int,

@@ -18,11 +18,11 @@ missing, the record says so in ``timing_source`` and derives its times from the 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from typing import Any
 
 import attrs
 from llem.interfaces import Request, RequestRecord
+from llem.measure.clock import offset_ns
 
 SOURCE_METRICS = (
     "vllm RequestStateStats: t_submit=arrival_time (time.time, frontend), "
@@ -36,19 +36,6 @@ SOURCE_DERIVED = (
 )
 
 
-def _offset_ns(other: Callable[[], int], samples: int = 7) -> int:
-    """perf_counter_ns() - other(), from the read pair with the tightest bracket."""
-    best: tuple[int, int] | None = None
-    for _ in range(samples):
-        a = time.perf_counter_ns()
-        b = other()
-        c = time.perf_counter_ns()
-        if best is None or c - a < best[0]:
-            best = (c - a, (a + c) // 2 - b)
-    assert best is not None
-    return best[1]
-
-
 @attrs.frozen
 class ClockOffsets:
     """How to move a wall-clock or monotonic stamp (seconds) onto perf_counter_ns."""
@@ -58,7 +45,7 @@ class ClockOffsets:
 
     @classmethod
     def measure(cls) -> ClockOffsets:
-        return cls(_offset_ns(time.time_ns), _offset_ns(time.monotonic_ns))
+        return cls(offset_ns(time.time_ns), offset_ns(time.monotonic_ns))
 
     def from_wall(self, seconds: float) -> int:
         return round(seconds * 1e9) + self.wall_ns

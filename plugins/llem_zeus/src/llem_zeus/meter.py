@@ -18,7 +18,7 @@ from typing import Any
 
 import structlog
 from llem.errors import PluginError, PreflightError
-from llem.interfaces import Availability, Device, EnergyReading, Meter
+from llem.interfaces import Availability, Device, EnergyReading, Meter, Unavailable
 
 from llem_zeus.config import ZeusConfig
 from llem_zeus.identity import (
@@ -39,15 +39,6 @@ NO_GPU_FIX = (
 )
 
 
-class Unavailable(Exception):
-    """Why Zeus cannot measure these devices here, and what to do about it."""
-
-    def __init__(self, reason: str, fix: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.fix = fix
-
-
 class ZeusMeter(Meter):
     """GPU energy from Zeus (NVML counters), CPU/DRAM from RAPL where readable."""
 
@@ -55,11 +46,8 @@ class ZeusMeter(Meter):
     config_type = ZeusConfig
     distribution = "llem-zeus"
 
-    def __init__(self, section: ZeusConfig | None = None, carbon: Any = None) -> None:
-        """``carbon`` (the experiment's CarbonConfig) is accepted so the lifecycle can
-        construct every meter alike; Zeus itself has no use for it."""
+    def __init__(self, section: ZeusConfig | None = None) -> None:
         super().__init__(section if section is not None else ZeusConfig())
-        self.carbon = carbon
         self._monitor: Any = None
         self._devices: tuple[Device, ...] = ()
         self._zeus_index: dict[str, int] = {}
