@@ -66,8 +66,11 @@ def test_throttling_ignores_idle_and_application_clocks():
     assert "hardware thermal slowdown" in warnings[0].message and "1 of 2" in warnings[0].message
 
 
-def test_other_processes_on_the_measured_gpu(fake_nvml):
+def test_other_processes_on_the_measured_gpu(fake_nvml, monkeypatch):
     me = os.getpid()
+    # this process alone, holding the GPU (a fake one: no /dev/nvidiaN to open here)
+    monkeypatch.setattr(quality, "process_tree", lambda root: {root})
+    monkeypatch.setattr(quality, "gpu_users", lambda pids: set(pids))
     fake_nvml.configure(gpus=[{"processes": [[me, 100], [4242, 200]]}])
     devices = resolve_devices([0])
     warnings = quality.other_processes(devices)
@@ -78,6 +81,26 @@ def test_other_processes_on_the_measured_gpu(fake_nvml):
     assert quality.other_processes(devices) == []
     fake_nvml.set_spec(0, processes=[[99999, 100], [88888, 1]])
     assert codes(quality.other_processes(devices)) == ["other_process"]
+
+
+def test_in_another_pid_namespace_only_our_gpu_holders_are_discounted(fake_nvml, monkeypatch):
+    """Children that never touch the GPU (a resource tracker, a RAPL poller) must not
+    hide another job's process."""
+    me = os.getpid()
+    monkeypatch.setattr(quality, "process_tree", lambda root: {root, 71, 72})
+    monkeypatch.setattr(quality, "gpu_users", lambda pids: {me})
+    fake_nvml.configure(gpus=[{"processes": [[99999, 100], [88888, 1]]}])
+    assert codes(quality.other_processes(resolve_devices([0]))) == ["other_process"]
+    monkeypatch.setattr(quality, "gpu_users", lambda pids: None)  # /proc says nothing
+    assert quality.other_processes(resolve_devices([0])) == []
+
+
+def test_gpu_users_reads_open_device_files():
+    assert quality.gpu_users([os.getpid()]) == set()  # the test process has no GPU open
+    assert quality.gpu_users([2**22 + 12345]) == set()  # no such process
+    assert quality.GPU_DEVICE_FILE.fullmatch("/dev/nvidia3")
+    assert not quality.GPU_DEVICE_FILE.fullmatch("/dev/nvidiactl")
+    assert not quality.GPU_DEVICE_FILE.fullmatch("/dev/nvidia-uvm")
 
 
 def test_the_workers_child_processes_are_not_others(fake_nvml):

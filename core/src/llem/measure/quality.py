@@ -10,7 +10,8 @@ phase_split_coarse.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from llem.interfaces import Device, EnergyReading
@@ -19,6 +20,7 @@ from llem.telemetry.nvml import NvmlUnavailable, nvml, optional
 from llem.telemetry.timeseries import Timeseries
 
 MIN_SAMPLES = 10
+GPU_DEVICE_FILE = re.compile(r"/dev/nvidia\d+")
 MIN_THERMAL_FLOOR_S = 30.0
 CROSS_CHECK_TOLERANCE = 0.02
 BENIGN_REASONS = 0x1 | 0x2  # GPU idle, application clocks setting
@@ -111,8 +113,10 @@ def other_processes(devices: Sequence[Device],
     """Compute processes on the measured GPUs other than this worker and its children
     (engines such as vLLM run the model in child processes). NVML reports host PIDs:
     inside a container none of them matches ours, and then only processes beyond the
-    size of our own process tree are counted as others."""
+    number of ours that hold a GPU open are counted as others."""
     own = set(own_pids) | process_tree(os.getpid())
+    users = gpu_users(own)
+    ours_on_gpus = len(own) if users is None else len(users)
     out = []
     try:
         lib = nvml()
@@ -127,7 +131,7 @@ def other_processes(devices: Sequence[Device],
         pids = [int(p.pid) for p in procs]
         others = [p for p in pids if p not in own]
         if len(others) == len(pids):  # not one of ours visible: another PID namespace
-            others = others[len(own):]
+            others = others[ours_on_gpus:]
         if others:
             out.append(W("other_process",
                          f"GPU {d.cuda_index} ({d.uuid}) also runs process(es) "
@@ -135,6 +139,28 @@ def other_processes(devices: Sequence[Device],
                          f"experiment's window",
                          "stop other GPU jobs during measurements (nvidia-smi lists them)"))
     return out
+
+
+def gpu_users(pids: Iterable[int]) -> set[int] | None:
+    """Those of ``pids`` with an NVIDIA GPU device file open (a CUDA context holds
+    /dev/nvidiaN), or None where /proc does not tell."""
+    users = set()
+    for pid in pids:
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+        except FileNotFoundError:
+            continue  # exited
+        except OSError:
+            return None
+        for fd in fds:
+            try:
+                target = os.readlink(f"/proc/{pid}/fd/{fd}")
+            except OSError:
+                continue
+            if GPU_DEVICE_FILE.fullmatch(target):
+                users.add(pid)
+                break
+    return users
 
 
 def process_tree(root: int) -> set[int]:
