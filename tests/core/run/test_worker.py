@@ -6,6 +6,7 @@ import multiprocessing
 import os
 import pickle
 import queue
+import signal
 import time
 
 import attrs
@@ -191,3 +192,74 @@ def test_fake_pynvml_is_not_left_in_the_parent():
     module = sys.modules.get("pynvml")
     assert module is None or not getattr(module, "FAKE_NVML", False)
     assert load_fake_pynvml().FAKE_NVML
+
+
+def _run_log_events(run_dir) -> list[dict]:  # type: ignore[no-untyped-def]
+    import json
+
+    return [json.loads(line) for line in (run_dir / "llem.log").read_text().splitlines()]
+
+
+def test_the_result_and_the_run_log_survive_the_workers_fast_exit(machine, tmp_path):
+    machine()
+    events = multiprocessing.get_context("spawn").Queue()
+    result = run_in_worker(make_cfg(), experiment_id="f-c1", cycle=1, run_dir=tmp_path,
+                           timeout_s=120, events=events)
+    assert result.status == "ok", result.error
+    logged = [e for e in _run_log_events(tmp_path) if e.get("id") == "f-c1"]
+    assert logged[-1]["event"] == "worker.exiting" and logged[-1]["status"] == "ok"
+    assert ("phase", "f-c1", "done") in drain(events)  # the last event was flushed too
+    events.close()
+
+
+def test_a_worker_that_cannot_send_its_result_exits_with_code_1(machine, tmp_path, capfd):
+    machine()
+    ctx = multiprocessing.get_context("spawn")
+    receiver, sender = ctx.Pipe(duplex=False)
+    process = ctx.Process(target=worker.worker_main,
+                          args=(sender, make_cfg(), "b-c1", 1, str(tmp_path), None))
+    process.start()
+    sender.close()
+    receiver.close()  # nobody reads: the worker's send fails with BrokenPipeError
+    process.join(120)
+    assert process.exitcode == 1
+    assert "BrokenPipeError" in capfd.readouterr().err
+    assert "worker.exiting" not in (tmp_path / "llem.log").read_text()
+
+
+def test_stopping_the_workers_children_terms_then_kills_the_stubborn(tmp_path):
+    ctx = multiprocessing.get_context("spawn")
+    ready = tmp_path / "trapped"
+    polite = ctx.Process(target=time.sleep, args=(60,))
+    stubborn = ctx.Process(target=os.execv,  # a shell that ignores SIGTERM
+                           args=("/bin/sh", ["sh", "-c", f"trap '' TERM; touch {ready}; "
+                                             "exec sleep 60"]))
+    polite.start()
+    stubborn.start()
+    deadline = time.monotonic() + 60
+    while not ready.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    t0 = time.monotonic()
+    worker._stop_processes([polite, stubborn], grace_s=1.0)
+    assert time.monotonic() - t0 < 5
+    assert polite.exitcode == -signal.SIGTERM
+    assert stubborn.exitcode == -signal.SIGKILL
+
+
+def _start_a_child_then_exit(pid_file: str) -> None:
+    """A stand-in worker: a multiprocessing child (as Zeus's RAPL pollers), then the exit."""
+    child = multiprocessing.get_context("spawn").Process(target=time.sleep, args=(60,))
+    child.start()
+    with open(pid_file, "w") as fh:
+        fh.write(str(child.pid))
+    worker._exit(None, 0)
+
+
+def test_the_fast_exit_stops_what_the_worker_started_without_the_parents_help(tmp_path):
+    pid_file = tmp_path / "child.pid"
+    process = multiprocessing.get_context("spawn").Process(
+        target=_start_a_child_then_exit, args=(str(pid_file),))
+    process.start()
+    process.join(60)  # no process group, no group kill: only _exit can stop the child
+    assert process.exitcode == 0
+    assert _gone(int(pid_file.read_text()))

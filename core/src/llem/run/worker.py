@@ -17,6 +17,14 @@ segfault in an engine) cannot take the study with it. The parent:
 - turns a worker that died without a result into a failed result with its exit code or
   signal. A result is never lost and never silently replaced.
 
+Once its result is sent, the worker ends with ``os._exit``: the interpreter teardown of
+a process that imported torch takes about a second, and the parent waits for the exit.
+Before that it does what matters of a normal exit: it lets the last events reach the
+queue's pipe, stops the processes it started through multiprocessing (SIGTERM, then
+SIGKILL after a grace period; the parent's group kill then takes anything else), and
+flushes the log handlers and stdio. ``atexit`` hooks do not run: a plugin releases what
+it holds in ``close()``, which the lifecycle calls before the result is built.
+
 Events go on the optional ``events`` queue as ("phase", id, name) and
 ("power", id, {uuid: watts}).
 """
@@ -24,14 +32,18 @@ Events go on the optional ``events`` queue as ("phase", id, name) and
 from __future__ import annotations
 
 import contextlib
+import logging
 import multiprocessing
 import os
 import pickle
 import signal
+import sys
+import threading
 import time
+import traceback
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import structlog
 
@@ -43,6 +55,8 @@ log = structlog.get_logger()
 RESULT_FILE_LIMIT = 1_000_000  # bytes of pickled result sent through the pipe
 RESULT_FILE_NAME = "result.pickle"
 EXIT_GRACE_S = 30.0  # after the result arrived, how long the worker may take to exit
+CHILD_GRACE_S = 5.0  # how long the worker's own children get to stop after SIGTERM
+EVENTS_FLUSH_S = 2.0  # how long the worker waits for its last events to reach the pipe
 
 
 def run_in_worker(cfg: Any, *, experiment_id: str, cycle: int, run_dir: Path,
@@ -186,8 +200,6 @@ def worker_main(sender: Connection, cfg: Any, experiment_id: str, cycle: int,
     """Entry point of the worker process: run the lifecycle, send the result."""
     if hasattr(os, "setpgrp"):
         os.setpgrp()  # our own process group: see the module docstring
-    if events is not None:
-        events.cancel_join_thread()  # never hang at exit on an undrained queue
     _configure_logging(Path(run_dir), debug)
     started_at = utc_now()
     try:
@@ -201,8 +213,51 @@ def worker_main(sender: Connection, cfg: Any, experiment_id: str, cycle: int,
                                failure=Failure(kind="exception",
                                                message=f"{type(exc).__name__}: {exc}",
                                                traceback_tail=traceback_tail(exc)))
-    _send(sender, result, Path(run_dir) / "experiments" / experiment_id)
-    sender.close()
+    try:
+        _send(sender, result, Path(run_dir) / "experiments" / experiment_id)
+        sender.close()
+    except BaseException:  # the parent turns the exit code into a failed result
+        traceback.print_exc()
+        _exit(events, 1)
+    log.info("worker.exiting", id=experiment_id, status=result.status)
+    _exit(events, 0)
+
+
+def _exit(events: Any, code: int) -> NoReturn:
+    """End the worker now, skipping the interpreter's slow teardown (see the module
+    docstring) but nothing the parent or the run directory needs."""
+    _flush_events(events, EVENTS_FLUSH_S)
+    _stop_processes(multiprocessing.active_children(), CHILD_GRACE_S)
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code)
+
+
+def _flush_events(events: Any, timeout_s: float) -> None:
+    """Let the queue's feeder thread write the last events (the "done" phase) to the
+    pipe, but never wait longer than ``timeout_s``: a parent that stopped reading must
+    not keep the worker alive."""
+    if events is None:
+        return
+    events.close()
+    flusher = threading.Thread(target=events.join_thread, daemon=True)
+    flusher.start()
+    flusher.join(timeout_s)
+
+
+def _stop_processes(processes: list[Any], grace_s: float) -> None:
+    """SIGTERM these processes, SIGKILL those still alive after ``grace_s``, reap all:
+    what the worker started (e.g. Zeus's RAPL pollers) must not outlive it."""
+    for process in processes:
+        process.terminate()
+    deadline = time.monotonic() + grace_s
+    for process in processes:
+        process.join(max(0.0, deadline - time.monotonic()))
+        if process.is_alive():
+            process.kill()
+            process.join()
 
 
 def _send(sender: Connection, result: ExperimentResult, exp_dir: Path) -> None:
