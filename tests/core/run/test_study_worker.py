@@ -57,9 +57,12 @@ def test_sigkilled_worker_is_recorded_as_failed_while_the_rest_finish(fake_plugi
 
 def _llem(args: list[str], env: dict) -> subprocess.Popen:
     """`llem ARGS` in its own process group, like a job started from a shell."""
+    # SIGINT back to its default in the child: a pytest started with it ignored (`cmd &`
+    # from a script) would pass SIG_IGN on, and the child would never see the Ctrl+C.
     return subprocess.Popen([sys.executable, "-m", "llem.cli", *args], env=env, cwd=REPO,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+                            start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def test_sigint_mid_study_then_resume_runs_only_the_missing_ones(fake_plugin, tmp_path):
