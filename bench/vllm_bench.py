@@ -14,12 +14,15 @@ Concurrency levels: ``1``, ``8``, ``64`` (back-to-back calls of that many reques
 the window reaches ``--window-s``, default 10 s, so NVML's 100 ms energy counter is
 fine), and ``queue`` (all requests of a >= 10 s window in ONE call, concurrency 64: how
 llem runs an experiment). Per window: tokens/s, GPU energy from the NVML energy counter
-read at the window edges (J/token, and adjusted by the idle power measured before the
+read around every call (J/token, and adjusted by the idle power measured before the
 engine starts); for llem windows TTFT/ITL from vLLM's request metrics and the harness's
 own time (preparing params + building records vs time inside ``llm.generate``). Also
 the engine start time and whether GPU memory returns to its idle level after ``close``.
 
-Pass: median(llem tok/s) / median(bare tok/s) >= 0.98 at every level.
+Pairing: at ``1``/``8``/``64`` both variants run every batch of a window back to back, the
+order alternating batch by batch; ``queue`` alternates which variant goes first between
+repetitions. Pass: the median over repetitions of llem tok/s / bare tok/s (each
+repetition's pair) >= 0.98 at every level; the ratio of the two medians is reported too.
 
 Run from the repository root on the GPU machine (vLLM 0.26 importable; structlog,
 attrs, pluggy and nvidia-ml-py needed besides; no install of llem needed)::
@@ -28,7 +31,7 @@ attrs, pluggy and nvidia-ml-py needed besides; no install of llem needed)::
         python3 bench/vllm_bench.py [--reps 3] [--window-s 10] [--out FILE.md]
 
 Writes ``--out`` (default ``$OUT/vllm_bench.md``, else bench/results/vllm_bench.md) and a
-``.json`` beside it. Budget: ~160 s engine start + 4 levels x 2 variants x reps x ~10 s;
+``.json`` beside it. Budget: ~160 s engine start + 4 levels x 2 variants x reps x ~1.3 x window;
 ``--deadline-s`` (default 500) stops starting new repetitions past it.
 """
 
@@ -129,36 +132,56 @@ def chunks(requests: list[Any], level: str) -> list[list[Any]]:
     return [requests[i:i + size] for i in range(0, len(requests), size)]
 
 
-def run_window(variant: str, level: str, requests: list[Any], backend: Any, gpu: Gpu,
-               gen: Any) -> dict[str, Any]:
+def run_pair(level: str, requests: list[Any], backend: Any, gpu: Gpu, gen: Any,
+             llem_first: bool) -> list[dict[str, Any]]:
+    """One window of each variant, interleaved call by call.
+
+    Both variants run every batch of the window, one right after the other, the order
+    alternating from batch to batch (ABBA...), so that the machine's drift -- back-to-back
+    windows of one variant differed by up to 20 % here -- falls on both alike. ``queue``
+    is one call per variant, so its pairs alternate which goes first between repetitions.
+    Energy is the NVML counter read around each call, summed per variant."""
     from vllm import SamplingParams
 
     batches = chunks(requests, level)
-    bare_prompts = [[{"prompt_token_ids": list(r.input_ids)} for r in b] for b in batches]
     bare_params = SamplingParams(max_tokens=NEW_TOKENS, min_tokens=NEW_TOKENS,
                                  ignore_eos=True, detokenize=False, temperature=0.0)
-    records, harness, engine, tokens = [], 0.0, 0.0, 0
-    e0, t0 = gpu.energy_j(), time.perf_counter()
+    acc = {v: {"tokens": 0, "seconds": 0.0, "energy_j": 0.0, "records": [], "harness": 0.0,
+               "engine": 0.0} for v in ("bare", "llem")}
     for i, batch in enumerate(batches):
-        if variant == "bare":
-            outs = backend.llm.generate(bare_prompts[i], bare_params, use_tqdm=False)
-            tokens += sum(len(o.outputs[0].token_ids) for o in outs)
-        else:
-            recs = backend.generate(batch, gen)
-            records += recs
-            tokens += sum(r.output_tokens for r in recs)
-            lt = backend.last_timing
-            harness += lt["prepare_s"] + lt["records_s"]
-            engine += lt["engine_s"]
-    seconds, energy = time.perf_counter() - t0, gpu.energy_j() - e0
-    row = {"variant": variant, "level": level, "calls": len(batches),
-           "requests": len(requests), "tokens": tokens, "seconds": seconds,
-           "tok_s": tokens / seconds, "energy_j": energy, "j_per_token": energy / tokens}
-    if variant == "llem":
-        row.update(latency_stats(records), harness_s=harness, engine_s=engine,
-                   harness_fraction=harness / (harness + engine),
-                   timing_source=records[0].timing_source)
-    return row
+        first = "llem" if llem_first != (i % 2 == 1) else "bare"
+        for variant in (first, "bare" if first == "llem" else "llem"):
+            a = acc[variant]
+            if variant == "bare":
+                prompts = [{"prompt_token_ids": list(r.input_ids)} for r in batch]
+                e0, t0 = gpu.energy_j(), time.perf_counter()
+                outs = backend.llm.generate(prompts, bare_params, use_tqdm=False)
+                a["seconds"] += time.perf_counter() - t0
+                a["energy_j"] += gpu.energy_j() - e0
+                a["tokens"] += sum(len(o.outputs[0].token_ids) for o in outs)
+            else:
+                e0, t0 = gpu.energy_j(), time.perf_counter()
+                recs = backend.generate(batch, gen)
+                a["seconds"] += time.perf_counter() - t0
+                a["energy_j"] += gpu.energy_j() - e0
+                a["records"] += recs
+                a["tokens"] += sum(r.output_tokens for r in recs)
+                lt = backend.last_timing
+                a["harness"] += lt["prepare_s"] + lt["records_s"]
+                a["engine"] += lt["engine_s"]
+    rows = []
+    for variant, a in acc.items():
+        row = {"variant": variant, "level": level, "calls": len(batches),
+               "requests": len(requests), "tokens": a["tokens"], "seconds": a["seconds"],
+               "tok_s": a["tokens"] / a["seconds"], "energy_j": a["energy_j"],
+               "j_per_token": a["energy_j"] / a["tokens"]}
+        if variant == "llem":
+            row.update(latency_stats(a["records"]), harness_s=a["harness"],
+                       engine_s=a["engine"],
+                       harness_fraction=a["harness"] / (a["harness"] + a["engine"]),
+                       timing_source=a["records"][0].timing_source)
+        rows.append(row)
+    return rows
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -201,6 +224,9 @@ def summarise(rows: list[dict[str, Any]], idle_w: float) -> list[dict[str, Any]]
         if not by["bare"] or not by["llem"]:
             continue
         med = {v: statistics.median(r["tok_s"] for r in by[v]) for v in by}
+        bare_by_rep = {r["rep"]: r["tok_s"] for r in by["bare"]}
+        paired = [r["tok_s"] / bare_by_rep[r["rep"]] for r in by["llem"]
+                  if r["rep"] in bare_by_rep]
         llem_rows = by["llem"]
         jpt = statistics.median(r["j_per_token"] for r in llem_rows)
         adj = statistics.median((r["energy_j"] - idle_w * r["seconds"]) / r["tokens"]
@@ -208,7 +234,8 @@ def summarise(rows: list[dict[str, Any]], idle_w: float) -> list[dict[str, Any]]
         summary.append({
             "level": level, "reps": min(len(by["bare"]), len(by["llem"])),
             "bare_tok_s": med["bare"], "llem_tok_s": med["llem"],
-            "ratio": med["llem"] / med["bare"],
+            "ratio_of_medians": med["llem"] / med["bare"],
+            "paired_ratios": paired, "ratio": statistics.median(paired),
             "llem_j_per_token": jpt, "llem_adjusted_j_per_token": adj,
             "window_s": statistics.median(r["seconds"] for r in llem_rows),
             "ttft_mean_s": statistics.fmean(r["ttft"]["mean"] for r in llem_rows if "ttft" in r),
@@ -236,19 +263,28 @@ def write_report(path: Path, data: dict[str, Any]) -> None:
         f"{data['memory']['loaded'] / 2**20:.0f} MiB loaded, "
         f"{data['memory']['after_close'] / 2**20:.0f} MiB after close "
         f"(returned to baseline: {data['memory']['returned']}).", "",
-        "## Summary (medians over interleaved repetitions)", "",
-        "| concurrency | reps | bare tok/s | llem tok/s | llem/bare | J/token (llem) | "
-        "adj. J/token | window s | TTFT mean s | ITL mean s | harness share |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "## Summary (medians over repetitions)", "",
+        "| concurrency | reps | bare tok/s | llem tok/s | ratio of medians | median paired "
+        "llem/bare | min..max paired | J/token (llem) | adj. J/token | window s | TTFT mean s "
+        "| ITL mean s | harness share |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in s:
         lines.append(
             f"| {r['level']} | {r['reps']} | {r['bare_tok_s']:.0f} | {r['llem_tok_s']:.0f} | "
-            f"{r['ratio']:.4f} | {r['llem_j_per_token']:.4f} | "
+            f"{r['ratio_of_medians']:.4f} | {r['ratio']:.4f} | "
+            f"{min(r['paired_ratios']):.3f}..{max(r['paired_ratios']):.3f} | "
+            f"{r['llem_j_per_token']:.4f} | "
             f"{r['llem_adjusted_j_per_token']:.4f} | {r['window_s']:.1f} | "
             f"{r['ttft_mean_s']:.4f} | {r['itl_mean_s']:.5f} | {r['harness_fraction']:.2%} |")
     verdict = "PASS" if s and all(r["ratio"] >= 0.98 for r in s) else "FAIL"
-    lines += ["", f"Verdict (llem/bare >= 0.98 at every level): **{verdict}**", "",
+    lines += ["", f"Verdict (median paired llem/bare >= 0.98 at every level): **{verdict}**",
+              "", "Pairing: at `1`/`8`/`64` both variants run every batch of a window back to "
+              "back, the order alternating batch by batch, and a repetition's ratio is "
+              "llem tok/s / bare tok/s over those calls; `queue` is one call per variant, the "
+              "order alternating between repetitions. Seconds and energy are summed over each "
+              "variant's own calls (NVML counter read around every call, so at short calls "
+              "J/token carries the counter's ~100 ms update granularity per call).", "",
               "`queue`: every request of the window in one call (concurrency capped at "
               "max_num_seqs), as llem runs an experiment; `1`/`8`/`64`: back-to-back calls "
               "of that many requests. Both variants share one engine built with "
@@ -281,7 +317,8 @@ def main() -> int:
                        else REPO / "bench" / "results" / "vllm_bench.md")
     check_imports()
     from llem.config.model import ExperimentConfig, GenerationConfig
-    from llem_vllm import VllmBackend, VllmConfig
+    from llem_vllm.backend import VllmBackend
+    from llem_vllm.config import VllmConfig
 
     gpu = Gpu()
     say(f"GPU {gpu.name}, {gpu.matched}; idle power for {args.idle_s} s")
@@ -322,11 +359,10 @@ def main() -> int:
                 break
             start = time.perf_counter()
             for level in LEVELS:
-                flip = (rep + LEVELS.index(level)) % 2
-                order = ("llem", "bare") if flip else ("bare", "llem")
-                for variant in order:
-                    row = run_window(variant, level, workloads[level], backend, gpu, gen)
+                llem_first = (rep + LEVELS.index(level)) % 2 == 1
+                for row in run_pair(level, workloads[level], backend, gpu, gen, llem_first):
                     row["rep"] = rep
+                    variant = row["variant"]
                     data["rows"].append(row)
                     say(f"rep {rep} level {level:>5} {variant:4}: {row['tok_s']:8.0f} tok/s, "
                         f"{row['j_per_token']:.4f} J/token, {row['seconds']:.1f} s")
