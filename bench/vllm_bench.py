@@ -281,7 +281,8 @@ def main() -> int:
                        else REPO / "bench" / "results" / "vllm_bench.md")
     check_imports()
     from llem.config.model import ExperimentConfig, GenerationConfig
-    from llem_vllm import VllmBackend, VllmConfig
+    from llem_vllm.backend import VllmBackend
+    from llem_vllm.config import VllmConfig
 
     gpu = Gpu()
     say(f"GPU {gpu.name}, {gpu.matched}; idle power for {args.idle_s} s")

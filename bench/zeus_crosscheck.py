@@ -110,8 +110,8 @@ def run_pipeline(args: argparse.Namespace, run_dir: Path) -> dict[str, Any]:
     )
     from llem.converter import converter
     from llem.run.api import run_experiment
-    from llem_pytorch import PytorchConfig
-    from llem_zeus import ZeusConfig
+    from llem_pytorch.config import PytorchConfig
+    from llem_zeus.config import ZeusConfig
 
     prompts = args.prompts
     for attempt in (1, 2):
@@ -167,7 +167,7 @@ def run_direct(args: argparse.Namespace) -> dict[str, Any]:
     import pynvml
     import torch
     from llem.interfaces import Device
-    from llem_zeus import ZeusMeter
+    from llem_zeus.meter import ZeusMeter
 
     torch.cuda.set_device(0)
     props = torch.cuda.get_device_properties(0)
