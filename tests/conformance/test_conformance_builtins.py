@@ -13,14 +13,14 @@ class TestNvmlMeterConformance(MeterConformance):
     devices given it must still answer."""
 
     meter_class = NvmlMeter
-    plugin = "llem.telemetry.nvml_meter"
+    plugin = "llem.builtins"
 
 
 class TestJsonSinkConformance(SinkConformance):
     sink_class = JsonSink
-    plugin = "llem.results.sinks"
+    plugin = "llem.builtins"
 
 
 class TestParquetSinkConformance(SinkConformance):
     sink_class = ParquetSink
-    plugin = "llem.results.sinks"
+    plugin = "llem.builtins"

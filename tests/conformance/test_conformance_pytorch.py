@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from llem.testing import BackendConformance
 
-pytorch = pytest.importorskip("llem_pytorch")
+pytorch = pytest.importorskip("llem_pytorch.backend")
 
 
 class TestPytorchConformance(BackendConformance):

@@ -9,11 +9,11 @@ from pathlib import Path
 from llem.testing import BackendConformance
 
 try:
-    from llem_echo import EchoBackend
+    from llem_echo.backend import EchoBackend
 except ImportError:  # not pip-installed: use the source tree (the entry-point check skips)
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]
                            / "examples" / "plugin-template" / "src"))
-    from llem_echo import EchoBackend
+    from llem_echo.backend import EchoBackend
 
 
 class TestTemplateEchoConformance(BackendConformance):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import textwrap
 
@@ -11,6 +12,7 @@ from llem.errors import PluginError
 from llem.plugins import get_registry, load_registry
 
 from tests.core.config.fake_plugins import (
+    AlphaBackend,
     AlphaPlugin,
     ClashPlugin,
     FakeEntryPoint,
@@ -142,3 +144,79 @@ def test_loading_the_registry_imports_no_engine():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_listing_commands_imports_no_component(tmp_path):
+    """``llem --help`` imports every plugin's hook module (to list its commands) but no
+    backend, meter or sink module, nor structlog: that is what keeps it fast. The
+    components are imported when a registry with components is asked for."""
+    import subprocess
+
+    pkg = tmp_path / "llem_lazy_demo"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text(textwrap.dedent("""
+        from llem import hookimpl
+
+        @hookimpl
+        def register_backends(register):
+            from llem_lazy_demo.backend import LazyBackend
+            register(LazyBackend)
+
+        @hookimpl
+        def register_commands(cli):
+            @cli.command(name="lazy-demo")
+            def lazy_demo():
+                \"\"\"A command of the demo plugin.\"\"\"
+    """))
+    (pkg / "backend.py").write_text(textwrap.dedent("""
+        from llem import Backend
+
+        class LazyBackend(Backend):
+            name = "lazydemo"
+    """))
+    dist = tmp_path / "llem_lazy_demo-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: llem-lazy-demo\n"
+                                   "Version: 0.1\n")
+    (dist / "entry_points.txt").write_text("[llem]\nlazydemo = llem_lazy_demo\n")
+    components = ("llem_lazy_demo.backend", "llem.telemetry.nvml_meter", "llem.results.sinks",
+                  "llem_pytorch.backend", "llem_vllm.backend", "llem_trtllm.backend",
+                  "llem_zeus.meter", "llem_codecarbon.meter", "structlog")
+    code = textwrap.dedent(f"""
+        import sys
+        from llem.cli import cli
+        try:
+            cli(["--help"], prog_name="llem")
+        except SystemExit:
+            pass
+        print("HOOKS:", all(m in sys.modules for m in ("llem.builtins", "llem_lazy_demo")))
+        print("IMPORTED:", [m for m in {components!r} if m in sys.modules])
+        from llem.plugins import get_registry
+        print("BACKEND:", get_registry().backends["lazydemo"].__module__)
+    """)
+    env = {k: v for k, v in os.environ.items() if k != "LLEM_PLUGINS"}
+    env["PYTHONPATH"] = os.pathsep.join([str(tmp_path), *sys.path])
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=env, check=True).stdout
+    assert "lazy-demo" in out and "A command of the demo plugin." in out
+    assert "HOOKS: True" in out
+    assert "IMPORTED: []" in out
+    assert "BACKEND: llem_lazy_demo.backend" in out
+
+
+def test_components_are_collected_once_when_first_asked_for(monkeypatch):
+    calls = []
+
+    class Counting:
+        @llem.hookimpl
+        def register_backends(self, register):
+            calls.append(1)
+            register(AlphaBackend)
+
+    use_fake_plugins(monkeypatch, [FakeEntryPoint("alpha", Counting(), "llem-alpha")])
+    calls.clear()  # use_fake_plugins collected once already
+    registry = get_registry(refresh=True, components=False)
+    assert calls == [] and registry.backends == {}
+    assert get_registry() is registry and "alpha" in registry.backends
+    get_registry()
+    assert calls == [1]

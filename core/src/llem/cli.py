@@ -33,7 +33,8 @@ class LlemGroup(click.Group):
         self.plugins_loaded = True
         from llem.plugins import get_registry
 
-        get_registry().call_register_commands(self)
+        # Only the plugins' hook modules: listing commands needs no backend or meter.
+        get_registry(components=False).call_register_commands(self)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         self.load_plugin_commands()

@@ -4,6 +4,11 @@ Loads built-ins and the entry-point group ``llem`` through the same hooks, honou
 ``LLEM_PLUGINS``, keeps a broken plugin from breaking llem, and refuses two components
 registered under one name.
 
+Loading a plugin imports only its hook module; its components are collected (their
+modules imported) the first time a registry with components is asked for. So listing
+commands (``llem --help``) stays cheap, while a run and ``llem config`` see every
+component, conflict and failing register hook.
+
 A plugin that fails to import, or whose hook raises, is listed as ``broken`` with its
 error; only a run that needs one of its components fails (``Registry.get`` raises the
 error then). Two components registered under one name are a conflict: neither is used,
@@ -28,7 +33,7 @@ from llem.errors import PluginError
 from llem.interfaces import Backend, Meter, Sink
 
 ENTRY_POINT_GROUP = "llem"
-BUILTIN_MODULES = ("llem.telemetry.nvml_meter", "llem.results.sinks")
+BUILTIN_MODULES = ("llem.builtins",)
 # First-party names -> distribution, for install hints when they are absent.
 KNOWN_DISTRIBUTIONS = {
     "pytorch": "llem-pytorch",
@@ -73,6 +78,15 @@ class Registry:
     builtins: list[PluginInfo] = attrs.Factory(list)  # llem-core's own modules
     conflicts: dict[tuple[str, str], str] = attrs.Factory(dict)  # (kind, name) -> message
     manager: pluggy.PluginManager | None = None
+    owners: dict[str, str] = attrs.Factory(dict)  # pluggy plugin name -> distribution
+    collected: bool = False
+
+    def collect(self) -> None:
+        """Ask every loaded plugin for its components (importing them), once."""
+        if self.collected or self.manager is None:
+            return
+        self.collected = True
+        _collect(self.manager, self)
 
     def components(self, kind: str) -> dict[str, type]:
         return {"backend": self.backends, "meter": self.meters, "sink": self.sinks}[kind]
@@ -135,21 +149,25 @@ def missing_component_message(kind: str, name: str, available: list[str]) -> str
 _cached: Registry | None = None
 
 
-def get_registry(refresh: bool = False) -> Registry:
-    """The process-wide registry, loaded once."""
+def get_registry(refresh: bool = False, *, components: bool = True) -> Registry:
+    """The process-wide registry, loaded once. ``components=False`` leaves the components
+    uncollected (enough for plugin hooks such as ``register_commands``); a later call
+    with the default collects them."""
     global _cached
     if _cached is None or refresh:
-        _cached = load_registry(os.environ.get("LLEM_PLUGINS"))
+        _cached = load_registry(os.environ.get("LLEM_PLUGINS"), components=False)
+    if components:
+        _cached.collect()
     return _cached
 
 
-def load_registry(only: str | None) -> Registry:
-    """Load built-ins, then entry points (restricted to ``only``, a comma list, if set)."""
+def load_registry(only: str | None, *, components: bool = True) -> Registry:
+    """Load built-ins, then entry points (restricted to ``only``, a comma list, if set);
+    collect their components unless ``components`` is false."""
     allowed = None if only is None else {n.strip() for n in only.split(",") if n.strip()}
     pm = pluggy.PluginManager("llem")
     pm.add_hookspecs(hookspecs)
     registry = Registry(manager=pm)
-    owners: dict[str, str] = {}  # pluggy plugin name -> distribution
     core_version = _core_version()
 
     for module_name in BUILTIN_MODULES:
@@ -159,7 +177,7 @@ def load_registry(only: str | None) -> Registry:
             registry.builtins.append(PluginInfo(module_name, "llem-core", core_version,
                                                 "broken", f"{type(exc).__name__}: {exc}"))
             continue
-        owners[module_name] = "llem-core"
+        registry.owners[module_name] = "llem-core"
         registry.builtins.append(PluginInfo(module_name, "llem-core", core_version, "ok"))
 
     for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
@@ -179,10 +197,11 @@ def load_registry(only: str | None) -> Registry:
                 PluginInfo(ep.name, dist, version, "broken", f"{type(exc).__name__}: {exc}")
             )
             continue
-        owners[ep.name] = dist
+        registry.owners[ep.name] = dist
         registry.plugins.append(PluginInfo(ep.name, dist, version, "ok"))
 
-    _collect(pm, registry, owners)
+    if components:
+        registry.collect()
     return registry
 
 
@@ -193,14 +212,13 @@ def _core_version() -> str:
         return "0+unknown"
 
 
-def _collect(pm: pluggy.PluginManager, registry: Registry, owners: dict[str, str]) -> None:
+def _collect(pm: pluggy.PluginManager, registry: Registry) -> None:
     hooks = {"backend": pm.hook.register_backends, "meter": pm.hook.register_meters,
              "sink": pm.hook.register_sinks}
     where: dict[tuple[str, str], str] = {}
     for kind, hook in hooks.items():
-        table = registry.components(kind)
         for impl in hook.get_hookimpls():  # registration order: built-ins first
-            dist = owners.get(impl.plugin_name, impl.plugin_name)
+            dist = registry.owners.get(impl.plugin_name, impl.plugin_name)
             register = _registrar(kind, registry, where, dist, impl.plugin_name)
             try:
                 impl.function(register=register)

@@ -1,7 +1,7 @@
 """The echo backend passes llem's backend conformance suite. This is all a plugin needs."""
 
 from llem.testing import BackendConformance, check_backend
-from llem_echo import EchoBackend
+from llem_echo.backend import EchoBackend
 
 
 class TestEchoConformance(BackendConformance):

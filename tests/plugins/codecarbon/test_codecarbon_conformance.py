@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from llem.testing import MeterConformance
-from llem_codecarbon import CodeCarbonMeter
+from llem_codecarbon.meter import CodeCarbonMeter
 
 
 class TestCodeCarbonMeterConformance(MeterConformance):

@@ -15,8 +15,9 @@ from llem.config.model import CarbonConfig
 from llem.converter import converter
 from llem.errors import PluginError, PreflightError
 from llem.interfaces import Device
-from llem_codecarbon import CodecarbonConfig, CodeCarbonMeter
 from llem_codecarbon import intensity as llem_intensity
+from llem_codecarbon.config import CodecarbonConfig
+from llem_codecarbon.meter import CodeCarbonMeter
 
 from tests.fakes.zeus_fake import fake_nvml
 

@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 from llem.config.model import DatasetConfig, ExperimentConfig, GenerationConfig
-from llem_pytorch import PytorchBackend, PytorchConfig
+from llem_pytorch.backend import PytorchBackend
+from llem_pytorch.config import PytorchConfig
 
 
 def experiment(**fields: Any) -> ExperimentConfig:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from llem.errors import ConfigError
-from llem_pytorch import PytorchConfig
+from llem_pytorch.config import PytorchConfig
 
 
 def test_defaults_are_one_request_per_batch_left_padding_no_compile() -> None:

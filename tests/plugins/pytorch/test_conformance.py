@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from llem.testing import BackendConformance
-from llem_pytorch import PytorchBackend
+from llem_pytorch.backend import PytorchBackend
 
 
 class TestPytorchConformance(BackendConformance):

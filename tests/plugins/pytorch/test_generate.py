@@ -152,7 +152,8 @@ def test_close_releases_the_model(make_backend) -> None:
 
 def test_pretrained_weights_from_a_local_directory_give_the_same_outputs(
         tiny, make_cfg, tmp_path) -> None:
-    from llem_pytorch import PytorchBackend, PytorchConfig
+    from llem_pytorch.backend import PytorchBackend
+    from llem_pytorch.config import PytorchConfig
 
     tiny.model.save_pretrained(tmp_path)
     tiny.tokenizer.save_pretrained(tmp_path)
@@ -173,7 +174,8 @@ def test_pretrained_weights_from_a_local_directory_give_the_same_outputs(
 
 
 def test_a_hub_model_that_cannot_be_reached_fails_with_the_fix(make_cfg) -> None:
-    from llem_pytorch import PytorchBackend, PytorchConfig
+    from llem_pytorch.backend import PytorchBackend
+    from llem_pytorch.config import PytorchConfig
 
     # local_files_only: the hub is never asked, as on a machine without network
     backend = PytorchBackend(PytorchConfig(from_pretrained_kwargs={"local_files_only": True}))

@@ -13,7 +13,8 @@ import pytest
 from llem.config.model import DatasetConfig, GenerationConfig, WarmupConfig
 from llem.interfaces import Device
 from llem.measure.workload import build_requests
-from llem_pytorch import PytorchBackend, PytorchConfig
+from llem_pytorch.backend import PytorchBackend
+from llem_pytorch.config import PytorchConfig
 
 torch = pytest.importorskip("torch")
 pytestmark = [

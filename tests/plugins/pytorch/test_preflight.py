@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 from llem.config.model import DatasetConfig, WarmupConfig
-from llem_pytorch import PytorchBackend, PytorchConfig
+from llem_pytorch.backend import PytorchBackend
+from llem_pytorch.config import PytorchConfig
 
 
 def problems(cfg, **section) -> list[str]:

@@ -11,7 +11,8 @@ import attrs
 import pytest
 from llem.config.model import DatasetConfig, ExperimentConfig, GenerationConfig
 from llem.testing import check_records, synthetic_requests
-from llem_trtllm import TrtllmBackend, TrtllmConfig
+from llem_trtllm.backend import TrtllmBackend
+from llem_trtllm.config import TrtllmConfig
 from llem_trtllm.timing import SOURCE_DERIVED, SOURCE_METRICS
 from llem_trtllm_testutil import fake_devices
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from llem.testing import BackendConformance
-from llem_trtllm import TrtllmBackend
+from llem_trtllm.backend import TrtllmBackend
 from llem_trtllm_testutil import fake_devices
 
 pytestmark = pytest.mark.usefixtures("fake_trtllm")

@@ -6,7 +6,7 @@ import importlib.util
 
 import pytest
 from llem.config.model import ExperimentConfig
-from llem_trtllm import TrtllmBackend
+from llem_trtllm.backend import TrtllmBackend
 
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("tensorrt_llm") is not None,
                                 reason="a real tensorrt_llm is installed here")

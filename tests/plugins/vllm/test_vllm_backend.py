@@ -12,7 +12,8 @@ import pytest
 from llem.config.model import DatasetConfig, ExperimentConfig, GenerationConfig
 from llem.errors import ConfigError
 from llem.testing import check_records, synthetic_requests
-from llem_vllm import VllmBackend, VllmConfig
+from llem_vllm.backend import VllmBackend
+from llem_vllm.config import VllmConfig
 from llem_vllm.timing import SOURCE_DERIVED, SOURCE_METRICS
 from llem_vllm_testutil import DATA, fake_devices, tiny_model
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from llem.testing import BackendConformance
-from llem_vllm import VllmBackend
+from llem_vllm.backend import VllmBackend
 from llem_vllm_testutil import fake_devices, tiny_model
 
 pytestmark = pytest.mark.usefixtures("fake_vllm")

@@ -11,7 +11,7 @@ from llem.config.model import (
     GenerationConfig,
     WarmupConfig,
 )
-from llem_vllm import VllmConfig
+from llem_vllm.config import VllmConfig
 from llem_vllm.timing import SOURCE_METRICS
 from llem_vllm_testutil import tiny_model
 

@@ -6,7 +6,7 @@ import importlib.util
 
 import pytest
 from llem.config.model import ExperimentConfig
-from llem_vllm import VllmBackend
+from llem_vllm.backend import VllmBackend
 
 INSTALL = "pip install vllm==0.26.*"
 

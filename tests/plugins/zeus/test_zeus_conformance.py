@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from llem.interfaces import Device
 from llem.testing import MeterConformance
-from llem_zeus import ZeusMeter
+from llem_zeus.meter import ZeusMeter
 
 from tests.fakes.zeus_fake import fake_nvml
 

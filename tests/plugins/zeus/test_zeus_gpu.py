@@ -7,7 +7,7 @@ import time
 
 import pytest
 from llem.interfaces import Device
-from llem_zeus import ZeusMeter
+from llem_zeus.meter import ZeusMeter
 
 pytestmark = pytest.mark.gpu
 

@@ -10,9 +10,10 @@ import pytest
 from llem.converter import converter
 from llem.errors import PluginError, PreflightError
 from llem.interfaces import Device
-from llem_zeus import ZeusConfig, ZeusMeter
 from llem_zeus import identity as zeus_identity
 from llem_zeus import rapl as llem_rapl
+from llem_zeus.config import ZeusConfig
+from llem_zeus.meter import ZeusMeter
 
 from tests.fakes.zeus_fake import fake_nvml
 
@@ -396,7 +397,7 @@ def worker(rapl_dir):
     from zeus.device.cpu import rapl as zeus_rapl
     zeus_rapl.RAPL_DIR = rapl_dir
     zeus_rapl.rapl_is_available.cache_clear()
-    from llem_zeus import ZeusMeter
+    from llem_zeus.meter import ZeusMeter
     ZeusMeter().prepare([])   # spawns Zeus's RAPL pollers; the window never opens
     time.sleep(3)             # (model load fails, say) -- the pollers are up and polling
 

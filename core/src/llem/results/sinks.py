@@ -1,4 +1,5 @@
-"""The built-in sinks, registered through the same hook as any third-party sink.
+"""The built-in sinks, registered by llem.builtins through the same hook as any
+third-party sink.
 
 - ``json``: ``experiments/<id>/result.json`` for each experiment, ``study.json`` at the end.
 - ``parquet``: ``results.parquet``, one flat row per experiment x cycle, rewritten
@@ -16,7 +17,6 @@ from typing import Any
 
 import structlog
 
-from llem.hookspecs import hookimpl
 from llem.interfaces import Sink
 from llem.results.flatten import flat_row, scalar
 from llem.results.io import atomic_path, write_json_atomic
@@ -98,9 +98,3 @@ def rows_to_table(rows: Sequence[Mapping[str, Any]]) -> Any:
             arrays[name] = pa.array([None if v is None else str(v) for v in values],
                                     pa.string())
     return pa.table(arrays) if names else pa.table({})
-
-
-@hookimpl
-def register_sinks(register):  # type: ignore[no-untyped-def]
-    register(JsonSink)
-    register(ParquetSink)

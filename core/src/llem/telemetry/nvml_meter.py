@@ -8,7 +8,7 @@ and integrated with trapezoids (method ``power_integration``), from the window's
 telemetry sampler when one is running, else from a sampler of the meter's own.
 
 Accuracy: NVIDIA specifies board power to +-5 W, so the bound is 5 W x window per GPU.
-Registered through ``@hookimpl`` like any third-party meter.
+Registered by llem.builtins through the same hook as any third-party meter.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from typing import Literal
 
 import attrs
 
-from llem.hookspecs import hookimpl
 from llem.interfaces import Availability, Device, EnergyReading, Meter
 from llem.telemetry import integrate
 from llem.telemetry.nvml import INSTALL_FIX, NvmlUnavailable
@@ -173,8 +172,3 @@ class NvmlMeter(Meter):
 
     def _interval(self) -> float:
         return self._sampler.interval_s if self._sampler is not None else FALLBACK_INTERVAL_S
-
-
-@hookimpl
-def register_meters(register):  # type: ignore[no-untyped-def]
-    register(NvmlMeter)

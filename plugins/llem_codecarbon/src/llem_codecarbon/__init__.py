@@ -1,7 +1,8 @@
 """llem-codecarbon: the ``codecarbon`` meter and CO2 estimates for any meter's energy.
 
-Importing this module stays cheap (``llem config`` loads every plugin): codecarbon itself
-is imported only when the meter probes or a CO2 estimate is asked for.
+``llem --help`` imports this module to list commands, so the meter and the estimate are
+imported inside the hooks; codecarbon itself only when the meter probes or a CO2
+estimate is asked for.
 """
 
 from __future__ import annotations
@@ -10,14 +11,11 @@ from typing import Any
 
 from llem import hookimpl
 
-from llem_codecarbon.config import CodecarbonConfig
-from llem_codecarbon.meter import CodeCarbonMeter
-
-__all__ = ["CodeCarbonMeter", "CodecarbonConfig"]
-
 
 @hookimpl
 def register_meters(register):  # type: ignore[no-untyped-def]
+    from llem_codecarbon.meter import CodeCarbonMeter
+
     register(CodeCarbonMeter)
 
 

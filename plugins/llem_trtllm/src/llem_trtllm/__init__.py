@@ -1,15 +1,16 @@
-"""llem-trtllm: TensorRT-LLM as a llem backend. Importing this never imports tensorrt_llm."""
+"""llem-trtllm: TensorRT-LLM as a llem backend.
+
+``llem --help`` imports this module to list commands, so the backend is imported inside
+the hook; tensorrt_llm itself only inside the worker.
+"""
 
 from __future__ import annotations
 
 from llem import hookimpl
 
-from llem_trtllm.backend import TrtllmBackend
-from llem_trtllm.config import TrtllmConfig
-
-__all__ = ["TrtllmBackend", "TrtllmConfig", "register_backends"]
-
 
 @hookimpl
 def register_backends(register):  # type: ignore[no-untyped-def]
+    from llem_trtllm.backend import TrtllmBackend
+
     register(TrtllmBackend)

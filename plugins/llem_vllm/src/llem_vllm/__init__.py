@@ -1,15 +1,16 @@
-"""llem-vllm: vLLM as a llem backend. Importing this module never imports vLLM."""
+"""llem-vllm: vLLM as a llem backend.
+
+``llem --help`` imports this module to list commands, so the backend is imported inside
+the hook; vLLM itself only inside the worker.
+"""
 
 from __future__ import annotations
 
 from llem import hookimpl
 
-from llem_vllm.backend import VllmBackend
-from llem_vllm.config import VllmConfig
-
-__all__ = ["VllmBackend", "VllmConfig", "register_backends"]
-
 
 @hookimpl
 def register_backends(register):  # type: ignore[no-untyped-def]
+    from llem_vllm.backend import VllmBackend
+
     register(VllmBackend)
