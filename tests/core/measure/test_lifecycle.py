@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import attrs
 import pyarrow.parquet as pq
@@ -248,3 +249,108 @@ def test_no_timeseries_when_output_says_so(fake_nvml, fake_registry, tmp_path):
 
     r = run(make_cfg(output=OutputConfig(save_timeseries=False)), fake_registry, tmp_path)
     assert r.timeseries_file is None and not (tmp_path / "experiments").exists()
+
+
+class RendezvousMeter(Meter):
+    """A meter whose prepare() meets the backend's preflight halfway: both can only
+    finish if they run at the same time. Records the thread it was prepared in."""
+
+    name = "rendezvous"
+    preparing = threading.Event()
+    preflighting = threading.Event()
+    prepared_in: str | None = None
+    prepare_done = False
+    prepare_s = 0.0
+
+    def probe(self, devices):  # type: ignore[no-untyped-def]
+        return Availability(True)
+
+    def prepare(self, devices):  # type: ignore[no-untyped-def]
+        cls = type(self)
+        cls.prepared_in = threading.current_thread().name
+        cls.preparing.set()
+        cls.preflighting.wait(5)
+        time.sleep(cls.prepare_s)
+        cls.prepare_done = True
+
+    def start(self, devices):  # type: ignore[no-untyped-def]
+        self.t0 = time.perf_counter()
+
+    def stop(self):  # type: ignore[no-untyped-def]
+        return EnergyReading(meter=self.name, method="fake",
+                             gpu_j={"x": time.perf_counter() - self.t0})
+
+
+@pytest.fixture
+def rendezvous(fake_registry, monkeypatch):  # type: ignore[no-untyped-def]
+    """The rendezvous meter registered, and the fake backend's preflight and load
+    instrumented: what they saw lands in the returned dict."""
+    seen: dict = {}
+    for name, value in (("preparing", threading.Event()), ("preflighting", threading.Event()),
+                        ("prepared_in", None), ("prepare_done", False), ("prepare_s", 0.0)):
+        monkeypatch.setattr(RendezvousMeter, name, value)
+    fake_registry.meters["rendezvous"] = RendezvousMeter
+    backend = fake_registry.backends["fake"]
+    preflight, load = backend.preflight, backend.load
+
+    def met_preflight(self, cfg):  # type: ignore[no-untyped-def]
+        RendezvousMeter.preflighting.set()
+        seen["met"] = RendezvousMeter.preparing.wait(5)
+        seen["preflight_thread"] = threading.current_thread().name
+        return preflight(self, cfg)
+
+    def watched_load(self, cfg, devices):  # type: ignore[no-untyped-def]
+        seen["threads_at_load"] = [t.name for t in threading.enumerate()]
+        return load(self, cfg, devices)
+
+    monkeypatch.setattr(backend, "preflight", met_preflight)
+    monkeypatch.setattr(backend, "load", watched_load)
+    return seen
+
+
+def helper_threads() -> list[str]:
+    return [t.name for t in threading.enumerate() if t.name.startswith("llem-meters")]
+
+
+def test_meters_are_prepared_beside_the_backend_preflight_and_joined_before_load(
+        fake_nvml, fake_registry, rendezvous, tmp_path):
+    cfg = make_cfg(energy=EnergyConfig(meter="rendezvous", cross_check=("rendezvous",),
+                                       sample_interval_ms=20, min_window_s=0.1))
+    r = run(cfg, fake_registry, tmp_path)
+    assert r.status == "ok", r.error
+    assert rendezvous["met"]  # prepare() was running while the preflight ran
+    assert RendezvousMeter.prepared_in.startswith("llem-meters")
+    assert rendezvous["preflight_thread"] == threading.current_thread().name
+    assert not [n for n in rendezvous["threads_at_load"] if n.startswith("llem-meters")]
+    assert r.energy.meter == "rendezvous"
+    assert "cross_check_is_primary" in codes(r)  # choose_meters' warnings are kept
+    assert not helper_threads()
+
+
+def test_a_backend_preflight_failure_wins_and_waits_for_the_meter_thread(
+        fake_nvml, fake_registry, rendezvous, tmp_path, monkeypatch):
+    monkeypatch.setattr(RendezvousMeter, "prepare_s", 0.3)
+    cfg = make_cfg(FakeBackendConfig(problem="needs 99 GB"),
+                   energy=EnergyConfig(meter="rendezvous"))
+    r = run(cfg, fake_registry, tmp_path)
+    assert r.status == "failed" and r.error.kind == "preflight"
+    assert "needs 99 GB" in r.error.message
+    assert RendezvousMeter.prepare_done and not helper_threads()  # joined, not left running
+    assert "threads_at_load" not in rendezvous
+
+
+def test_when_backend_and_meter_both_fail_preflight_the_backend_is_reported(
+        fake_nvml, fake_registry, tmp_path):
+    cfg = make_cfg(FakeBackendConfig(problem="needs 99 GB"), devices=(),
+                   energy=EnergyConfig(meter="nvml"))
+    r = run(cfg, fake_registry, tmp_path)
+    assert r.error.kind == "preflight" and "needs 99 GB" in r.error.message
+    assert "energy.meter" not in r.error.message and not helper_threads()
+
+
+def test_an_unusable_explicit_meter_fails_preflight_with_its_own_text(
+        fake_nvml, fake_registry, tmp_path):
+    r = run(make_cfg(devices=(), energy=EnergyConfig(meter="nvml")), fake_registry, tmp_path)
+    assert r.status == "failed" and r.error.kind == "preflight"
+    assert r.error.message.startswith("energy.meter 'nvml' cannot measure here: ")
+    assert "Fix: " in r.error.message and not helper_threads()

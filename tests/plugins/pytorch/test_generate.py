@@ -150,6 +150,29 @@ def test_close_releases_the_model(make_backend) -> None:
         backend.generate(_requests(1), GenerationConfig(max_new_tokens=1))
 
 
+def test_on_the_cpu_close_frees_the_model_without_a_garbage_collection(make_backend) -> None:
+    import gc
+    import weakref
+
+    backend = make_backend(batch_size=2)
+    backend.generate(_requests(3, max_new=4), GenerationConfig(max_new_tokens=4))
+    model, parameter = weakref.ref(backend.model), weakref.ref(next(backend.model.parameters()))
+    collections: list[dict] = []
+
+    def seen(phase: str, info: dict) -> None:
+        collections.append(info)
+
+    gc.disable()  # no automatic collection: reference counting must free the model
+    gc.callbacks.append(seen)
+    try:
+        backend.close()
+    finally:
+        gc.callbacks.remove(seen)
+        gc.enable()
+    assert model() is None and parameter() is None
+    assert collections == []  # a full collection costs ~0.3 s with torch loaded
+
+
 def test_pretrained_weights_from_a_local_directory_give_the_same_outputs(
         tiny, make_cfg, tmp_path) -> None:
     from llem_pytorch.backend import PytorchBackend

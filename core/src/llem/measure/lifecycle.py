@@ -10,15 +10,17 @@ Phases are announced through ``emit("phase", name)`` and GPU power through
 ``emit("power", {uuid: watts})`` about once a second (from the baseline sampler, a 1 Hz
 power-only sampler during warmup and thermal floor, and the window's sampler). No
 sampler thread runs while the backend loads: engines fork worker processes there, and
-forking a process with a thread inside NVML can deadlock the child. Every failure
-becomes a failed ExperimentResult (preflight problems with kind "preflight"); only
-Ctrl+C escapes.
+forking a process with a thread inside NVML can deadlock the child. (The meters are
+chosen and prepared in a helper thread beside the backend's preflight; it is joined
+before the baseline.) Every failure becomes a failed ExperimentResult (preflight
+problems with kind "preflight"); only Ctrl+C escapes.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -109,12 +111,14 @@ class Lifecycle:
             self.registry = get_registry()
         devices = self._devices()
         self.env = snapshot(devices, self.registry.plugins, self.gpu_reason)
-        self.backend = self._preflight()
-        primary, cross, meter_warnings = choose_meters(
-            cfg.energy, self.registry, devices, cfg.sections, cfg.carbon)
+        # Meter set-up runs beside the backend's preflight: codecarbon's waits about 1 s
+        # on a subprocess (py-cpuinfo's clock measurement) while the preflight imports
+        # torch (~2 s). The thread is joined here, on every path, before the load.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="llem-meters") as pool:
+            meters = pool.submit(self._meters, devices)
+            self.backend = self._preflight()  # its error wins over the meters'
+            primary, cross, meter_warnings = meters.result()
         self.warnings += self._meter_warnings(meter_warnings)
-        for meter in [m for m in (primary, *cross) if m is not None]:
-            meter.prepare(devices)
         baseline = self._baseline(devices)
         self._phase("load")
         t = time.perf_counter()
@@ -155,6 +159,16 @@ class Lifecycle:
             raise PreflightError(f"backend {cfg.backend!r} preflight: " + "; ".join(
                 p.message + (f" Fix: {p.fix}" if p.fix else "") for p in problems))
         return backend
+
+    def _meters(self, devices: Sequence[Device]
+                ) -> tuple[Meter | None, list[Meter], list[MeasurementWarning]]:
+        """Choose the meters and prepare them (see ``_measure``: in a helper thread)."""
+        cfg = self.cfg
+        primary, cross, warnings = choose_meters(cfg.energy, self.registry, devices,
+                                                 cfg.sections, cfg.carbon)
+        for meter in [m for m in (primary, *cross) if m is not None]:
+            meter.prepare(devices)
+        return primary, cross, warnings
 
     def _baseline(self, devices: Sequence[Device]) -> Baseline | None:
         cfg = self.cfg.baseline
