@@ -158,6 +158,9 @@ class Meter(_Component):
 
     Built as ``cls(section)``, or ``cls(section, carbon=...)`` with the experiment's
     ``CarbonConfig`` (where the machine is) when the class sets ``takes_carbon``.
+    Construction, ``probe`` and ``prepare`` run in a helper thread beside the backend's
+    ``preflight``: they must not change process-wide state that thread relies on (e.g.
+    replace sys.stdout for everyone, or install signal handlers).
     """
 
     takes_carbon: ClassVar[bool] = False

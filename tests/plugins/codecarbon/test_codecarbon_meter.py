@@ -60,6 +60,38 @@ def test_importing_codecarbon_prints_nothing():
     assert done.stdout == "" and done.stderr == ""
 
 
+def test_importing_codecarbon_in_a_thread_keeps_the_other_threads_stdout():
+    """The meters are set up beside the backend's preflight: what the preflight prints,
+    or a handler it makes while codecarbon is imported, must still reach stdout."""
+    code = """
+import sys, threading, time
+from llem_codecarbon.library import import_codecarbon
+importer = threading.Thread(target=import_codecarbon)
+importer.start()
+printed, grabbed = 0, None
+while importer.is_alive():
+    print("main", flush=True)
+    printed += 1
+    time.sleep(0.001)
+    if sys.stdout is not sys.__stdout__:
+        grabbed = sys.stdout
+importer.join()
+print("printed", printed, "grabbed", grabbed is not None)
+if grabbed is not None:
+    grabbed.write("through the stand-in\\n")
+"""
+    env = {k: v for k, v in os.environ.items() if k != "CODECARBON_LOG_LEVEL"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    printed = int(lines[lines.index(next(x for x in lines if x.startswith("printed")))]
+                  .split()[1])
+    assert lines.count("main") == printed > 0
+    assert f"printed {printed} grabbed True" in lines
+    assert lines[-1] == "through the stand-in"
+
+
 def test_cpu_only_window_is_a_real_reading_with_no_file_no_network_no_noise(
     in_tmp_cwd, no_network, capfd
 ):
