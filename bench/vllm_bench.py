@@ -154,21 +154,20 @@ def run_pair(level: str, requests: list[Any], backend: Any, gpu: Gpu, gen: Any,
             a = acc[variant]
             if variant == "bare":
                 prompts = [{"prompt_token_ids": list(r.input_ids)} for r in batch]
-                e0, t0 = gpu.energy_j(), time.perf_counter()
-                outs = backend.llm.generate(prompts, bare_params, use_tqdm=False)
-                a["seconds"] += time.perf_counter() - t0
-                a["energy_j"] += gpu.energy_j() - e0
-                a["tokens"] += sum(len(o.outputs[0].token_ids) for o in outs)
+                out, seconds, joules = timed(gpu, backend.llm.generate, prompts, bare_params,
+                                             use_tqdm=False)
             else:
-                e0, t0 = gpu.energy_j(), time.perf_counter()
-                recs = backend.generate(batch, gen)
-                a["seconds"] += time.perf_counter() - t0
-                a["energy_j"] += gpu.energy_j() - e0
-                a["records"] += recs
-                a["tokens"] += sum(r.output_tokens for r in recs)
-                lt = backend.last_timing
-                a["harness"] += lt["prepare_s"] + lt["records_s"]
-                a["engine"] += lt["engine_s"]
+                out, seconds, joules = timed(gpu, backend.generate, batch, gen)
+            a["seconds"] += seconds
+            a["energy_j"] += joules
+            if variant == "bare":
+                a["tokens"] += sum(len(o.outputs[0].token_ids) for o in out)
+                continue
+            a["records"] += out
+            a["tokens"] += sum(r.output_tokens for r in out)
+            lt = backend.last_timing
+            a["harness"] += lt["prepare_s"] + lt["records_s"]
+            a["engine"] += lt["engine_s"]
     rows = []
     for variant, a in acc.items():
         row = {"variant": variant, "level": level, "calls": len(batches),
@@ -182,6 +181,13 @@ def run_pair(level: str, requests: list[Any], backend: Any, gpu: Gpu, gen: Any,
                        timing_source=a["records"][0].timing_source)
         rows.append(row)
     return rows
+
+
+def timed(gpu: Gpu, fn: Any, *args: Any, **kwargs: Any) -> tuple[Any, float, float]:
+    """fn's result, its seconds and the GPU energy (J) the counter saw meanwhile."""
+    e0, t0 = gpu.energy_j(), time.perf_counter()
+    out = fn(*args, **kwargs)
+    return out, time.perf_counter() - t0, gpu.energy_j() - e0
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -77,8 +77,9 @@ def mean_intervals(rows: np.ndarray, *, seed: int = 0) -> Intervals:
                 low[idx], high[idx] = lo, hi
     # a resample's mean lies within the values' range; the computed one can pass its
     # end by an ulp (three equal values summed and divided by three), so clip to it
-    np.clip(low, rows.min(axis=1), rows.max(axis=1), out=low)
-    np.clip(high, rows.min(axis=1), rows.max(axis=1), out=high)
+    lowest, highest = rows.min(axis=1), rows.max(axis=1)
+    np.clip(low, lowest, highest, out=low)
+    np.clip(high, lowest, highest, out=high)
     for i in range(k):
         if identical[i]:
             notes[i] = IDENTICAL_NOTE

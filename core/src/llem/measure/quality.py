@@ -114,14 +114,13 @@ def other_processes(devices: Sequence[Device],
     (engines such as vLLM run the model in child processes). NVML reports host PIDs:
     inside a container none of them matches ours, and then only processes beyond the
     number of ours that hold a GPU open are counted as others."""
-    own = set(own_pids) | process_tree(os.getpid())
-    users = gpu_users(own)
-    ours_on_gpus = len(own) if users is None else len(users)
-    out = []
     try:
         lib = nvml()
     except NvmlUnavailable:
         return []
+    own = set(own_pids) | process_tree(os.getpid())
+    ours_on_gpus: int | None = None  # read from /proc only inside another PID namespace
+    out = []
     for d in devices:
         try:
             handle = lib.nvmlDeviceGetHandleByUUID(d.uuid)
@@ -131,6 +130,9 @@ def other_processes(devices: Sequence[Device],
         pids = [int(p.pid) for p in procs]
         others = [p for p in pids if p not in own]
         if len(others) == len(pids):  # not one of ours visible: another PID namespace
+            if ours_on_gpus is None:
+                users = gpu_users(own)
+                ours_on_gpus = len(own) if users is None else len(users)
             others = others[ours_on_gpus:]
         if others:
             out.append(W("other_process",
