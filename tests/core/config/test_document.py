@@ -41,3 +41,20 @@ def test_str_tag_merge_keys_and_aliases_are_plain_data():
 def test_deep_nesting_is_a_config_error():
     with pytest.raises(ConfigError):
         parse_yaml("[" * 5000 + "]" * 5000, "f.yaml")
+
+
+@pytest.mark.parametrize("text,where", [
+    ('model: "\\ud800\\udc00"\n', "f.yaml:1:8: model: "),  # a JSON-style surrogate pair
+    ("a: {b: !!str \"\\udfff\"}\n", "f.yaml:1:8: a.b: "),
+    ('a:\n  "x\\udc80": 1\n', "f.yaml:2:3: a: a key: "),  # the key itself is not printed
+])
+def test_lone_surrogates_are_a_config_error_with_the_place(text, where):
+    with pytest.raises(ConfigError) as err:
+        parse_yaml(text, "f.yaml")
+    assert str(err.value).startswith(where)
+    assert "surrogate" in str(err.value)
+    str(err.value).encode("utf-8")  # the message itself can be printed
+
+
+def test_a_character_outside_the_bmp_written_as_one_escape_is_text():
+    assert parse_yaml('m: "\\U00010000"\n', "f.yaml").data == {"m": "\U00010000"}

@@ -235,3 +235,8 @@ def test_default_backend_problem_says_it_is_the_default(write):
     msg = error_of(write, "model: m\n")
     assert "backend 'pytorch' cannot be used" in msg
     assert "pytorch is the default backend; choose another with backend: or --backend" in msg
+
+
+def test_an_undecodable_model_flag_is_a_config_error():
+    with pytest.raises(ConfigError, match=r"^--model: the text holds U\+DCFF"):
+        config_from_args("model\udcff")

@@ -114,7 +114,7 @@ def _plain(node: Any, path: Path, source: str, value_pos: dict[Path, Pos],
     """Plain data of ``node`` (recording positions of its children)."""
     _reject_tag(node, path, source, value_pos)
     if type(node).__name__ == "TaggedScalar":  # only `!!str` gets past _reject_tag
-        return str(node.value)
+        return _text(str(node.value), path, source, value_pos)
     if isinstance(node, bool):
         return bool(node)
     if isinstance(node, (datetime.date, datetime.datetime)):
@@ -125,6 +125,8 @@ def _plain(node: Any, path: Path, source: str, value_pos: dict[Path, Pos],
                    "in a config (use a list, a mapping or a scalar)")
     if _is_scalar_boolean(node):
         return bool(node)
+    if isinstance(node, str):
+        return _text(str(node), path, source, value_pos)
     if isinstance(node, _SCALARS):
         return _scalar(node)
     if id(node) in active:
@@ -141,6 +143,11 @@ def _plain(node: Any, path: Path, source: str, value_pos: dict[Path, Pos],
                 raise _bad(path, source, here,
                            f"keys must be text, got {k!r} ({type(k).__name__})")
             key = str(k)
+            problem = surrogate_problem(key)
+            if problem:  # named by position only: the key itself cannot be printed
+                here = dict(value_pos)
+                _record(lc, "key", k, path, here)
+                raise _bad(path, source, here, f"a key: {problem}")
             _record(lc, "key", k, path + (key,), key_pos)
             _record(lc, "value", k, path + (key,), value_pos)
             out[key] = _plain(v, path + (key,), source, value_pos, key_pos, active)
@@ -159,9 +166,27 @@ def _plain(node: Any, path: Path, source: str, value_pos: dict[Path, Pos],
                f"a value of type {type(node).__name__} is not allowed in a config")
 
 
+def surrogate_problem(value: str) -> str | None:
+    """Why ``value`` is not text, if it holds a lone UTF-16 surrogate (YAML's
+    ``"\\ud800"`` escape, or an undecodable command-line byte): such a string could be
+    neither hashed nor written to a result."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return (f"the text holds U+{ord(value[exc.start]):04X}, half of a UTF-16 surrogate "
+                f"pair, which is not a character; write the character itself (or a \\U "
+                f"escape of its code point)")
+    return None
+
+
+def _text(value: str, path: Path, source: str, value_pos: Mapping[Path, Pos]) -> str:
+    problem = surrogate_problem(value)
+    if problem:
+        raise _bad(path, source, value_pos, problem)
+    return value
+
+
 def _scalar(node: Any) -> Any:
-    if isinstance(node, str):
-        return str(node)
     if isinstance(node, int):
         return int(node)
     if isinstance(node, float):

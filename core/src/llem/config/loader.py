@@ -21,7 +21,7 @@ import attrs
 
 from llem.config.build import Builder, structure_into
 from llem.config.catalog import DEFAULT_BACKEND, STUDY_KEYS, Catalog
-from llem.config.document import Document, parse_yaml
+from llem.config.document import Document, parse_yaml, surrogate_problem
 from llem.config.identity import config_hash
 from llem.config.layers import Mount, Origins, copy_tree, merge_into, set_path
 from llem.config.model import ExecutionConfig, ExperimentConfig, OutputConfig, StudyConfig
@@ -70,6 +70,10 @@ def config_from_args(model: str | None, backend: str | None = None,
         raise ConfigError("give a config file (llem run CONFIG) or a model "
                           "(llem run --model MODEL [--backend BACKEND])")
     data = {"model": model, **({"backend": backend} if backend else {})}
+    for flag, value in data.items():
+        problem = surrogate_problem(value)
+        if problem:
+            raise ConfigError(f"--{flag}: {problem}")
     text = "".join(f"{k}: {json.dumps(v)}\n" for k, v in data.items())
     doc = Document(data, "--model/--backend" if backend else "--model")
     name = re.sub(r"[^A-Za-z0-9._-]+", "-", model.split("/")[-1].split(":")[-1]).strip("-")
