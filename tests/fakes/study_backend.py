@@ -1,9 +1,10 @@
 """A deterministic backend for study tests: no model, behaviour chosen per experiment.
 
-Registered as backend ``study_fake`` (and ``study_broken``, a sink that always fails)
-through an entry point (see ``install``), so the
-real worker process finds it exactly as it finds a third-party plugin. Its behaviour
-comes from the experiment's ``extra`` mapping:
+Registered as backend ``study_fake`` (``study_fake_preloaded``: the same, but it asks
+for ``tests.fakes.preload_marker`` to be preloaded, so its workers are forked from the
+fork server; and ``study_broken``, a sink that always fails) through an entry point (see
+``install``), so the real worker process finds it exactly as it finds a third-party
+plugin. Its behaviour comes from the experiment's ``extra`` mapping:
 
 - ``sleep_s``: how long ``generate`` takes (default 0.05);
 - ``crash``: ``sigkill`` (the worker kills itself with SIGKILL in generate) or
@@ -11,13 +12,18 @@ comes from the experiment's ``extra`` mapping:
 - ``fail_once_marker``: a path; the first attempt creates it and raises, later
   attempts succeed (for retries);
 - ``count_dir``: a directory; every ``load`` drops a file there, so a test can count
-  how many experiments actually ran across a study and its resume.
+  how many experiments actually ran across a study and its resume;
+- ``probe_file``: a path; ``load`` writes there, as JSON, its process id, its parent's,
+  the id of the process that imported ``tests.fakes.preload_marker`` (null if nobody
+  did) and the value of LLEM_TEST_PROBE_ENV.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import sys
 import time
 import uuid
 from collections.abc import Sequence
@@ -41,6 +47,14 @@ class StudyFakeBackend(Backend):
         if count_dir:
             Path(count_dir).mkdir(parents=True, exist_ok=True)
             (Path(count_dir) / f"{os.getpid()}-{uuid.uuid4().hex}").touch()
+        probe_file = self.behaviour.get("probe_file")
+        if probe_file:
+            marker = sys.modules.get("tests.fakes.preload_marker")
+            Path(probe_file).write_text(json.dumps({
+                "pid": os.getpid(), "ppid": os.getppid(),
+                "marker_imported_in": getattr(marker, "IMPORTED_IN", None),
+                "env": os.environ.get("LLEM_TEST_PROBE_ENV"),
+            }))
 
     def generate(self, requests: Sequence[Any], gen: Any) -> list[RequestRecord]:
         b = self.behaviour
@@ -69,6 +83,11 @@ class StudyFakeBackend(Backend):
         return records
 
 
+class PreloadedStudyFakeBackend(StudyFakeBackend):
+    name = "study_fake_preloaded"
+    preload = ("tests.fakes.preload_marker",)
+
+
 class BrokenSink(Sink):
     """A sink whose every write fails: a study must report it and carry on."""
 
@@ -84,6 +103,7 @@ class BrokenSink(Sink):
 @hookimpl
 def register_backends(register):  # type: ignore[no-untyped-def]
     register(StudyFakeBackend)
+    register(PreloadedStudyFakeBackend)
 
 
 @hookimpl

@@ -127,8 +127,14 @@ class Backend(_Component):
 
     ``load`` sets ``vocab_size`` (synthetic prompts draw token ids below it) and may set
     ``num_parameters`` (for the FLOPs reference figure).
+
+    ``preload`` names modules that workers may find already imported: they are imported
+    once in a fork server that the workers are forked from (``llem.run.forkserver``),
+    instead of in every worker. Only modules whose import starts no device (no CUDA or
+    NVML initialisation) and no thread that a fork could leave holding a lock.
     """
 
+    preload: ClassVar[tuple[str, ...]] = ()
     vocab_size: int | None = None
     num_parameters: int | None = None
 

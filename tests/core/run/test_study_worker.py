@@ -24,14 +24,14 @@ pytestmark = pytest.mark.slow
 STUDY_YAML = """\
 name: sigint
 model: builtin:tiny-llama
-backend: study_fake
+backend: {backend}
 weights: random
 precision: fp32
 dataset: {{num_prompts: 2, input_len: 8}}
 generation: {{max_new_tokens: 4}}
 warmup: {{runs: 0, thermal_floor_s: 0}}
 baseline: {{enabled: false}}
-extra: {{sleep_s: {sleep}, count_dir: "{count_dir}"}}
+extra: {{sleep_s: {sleep}, count_dir: "{count_dir}", probe_file: "{probe}"}}
 execution: {{cycles: 1, config_gap_s: 0, cycle_gap_s: 0}}
 sweep:
   generation.max_new_tokens: [4, 5, 6, 7]
@@ -65,10 +65,28 @@ def _llem(args: list[str], env: dict) -> subprocess.Popen:
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
-def test_sigint_mid_study_then_resume_runs_only_the_missing_ones(fake_plugin, tmp_path):
+def _gone(pid: int, within_s: float) -> bool:
+    """Whether process ``pid`` has ended (exited or a zombie) within ``within_s``."""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        try:
+            if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
+                return True
+        except (FileNotFoundError, ProcessLookupError):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+# study_fake_preloaded: the workers are forked from a fork server (llem.run.forkserver)
+@pytest.mark.parametrize("backend", ["study_fake", "study_fake_preloaded"])
+def test_sigint_mid_study_then_resume_runs_only_the_missing_ones(fake_plugin, tmp_path,
+                                                                 backend):
     count_dir = tmp_path / "loads"
+    probe = tmp_path / "probe.json"
     config = tmp_path / "study.yaml"
-    config.write_text(STUDY_YAML.format(sleep=1.0, count_dir=count_dir))
+    config.write_text(STUDY_YAML.format(sleep=1.0, count_dir=count_dir, probe=probe,
+                                        backend=backend))
     out = tmp_path / "out"
     env = dict(os.environ)
 
@@ -80,6 +98,11 @@ def test_sigint_mid_study_then_resume_runs_only_the_missing_ones(fake_plugin, tm
     assert proc.returncode == 130, err
     assert time.monotonic() - t_sigint < 5.0, "Ctrl+C must end the study within seconds"
     assert "--resume" in err
+    # no orphan: the interrupted worker is killed, and the fork server (its parent when
+    # forked) ends with the study
+    seen = json.loads(probe.read_text())
+    assert (seen["ppid"] != proc.pid) == (backend == "study_fake_preloaded")
+    assert _gone(seen["pid"], 5.0) and _gone(seen["ppid"], 5.0)
 
     manifest = read_manifest(run_dir)
     counts = manifest.counts()

@@ -4,8 +4,10 @@ A fresh process per experiment means no CUDA context, allocator state, compiled 
 or leaked memory carries over from one measurement to the next, and a crash (OOM killer,
 segfault in an engine) cannot take the study with it. The parent:
 
-- starts ``multiprocessing.get_context("spawn").Process`` (non-daemon: engines such as
-  vLLM start processes of their own, which a daemon process may not);
+- starts a non-daemon ``multiprocessing`` Process (engines such as vLLM start processes
+  of their own, which a daemon process may not): spawned, or, for a backend that lists
+  modules to preload, forked from a fork server that imported them once
+  (``llem.run.forkserver``);
 - waits for the result on a Pipe -- the pickled ExperimentResult, or, when that is over
   RESULT_FILE_LIMIT bytes, the path of a file the worker wrote in the experiment's
   directory -- while watching the process's sentinel and the timeout;
@@ -49,6 +51,7 @@ import structlog
 
 from llem.results.failure import failed_result, traceback_tail, utc_now
 from llem.results.model import ExperimentResult, Failure
+from llem.run.forkserver import adopt_environment, forkserver_failed, worker_context
 
 log = structlog.get_logger()
 
@@ -62,22 +65,23 @@ EVENTS_FLUSH_S = 2.0  # how long the worker waits for its last events to reach t
 def run_in_worker(cfg: Any, *, experiment_id: str, cycle: int, run_dir: Path,
                   timeout_s: float | None, events: Any = None) -> ExperimentResult:
     """Run one experiment in its own process and return its result (failed or not)."""
-    ctx = multiprocessing.get_context("spawn")
-    receiver, sender = ctx.Pipe(duplex=False)
     started_at = utc_now()
-    process = ctx.Process(
-        target=worker_main, name=f"llem-worker-{experiment_id}", daemon=False,
-        args=(sender, cfg, experiment_id, cycle, str(run_dir), events, _debug_logging()),
-    )
     fail = _Failer(cfg, experiment_id, cycle, started_at)
+    args = (cfg, experiment_id, cycle, str(run_dir), events, _debug_logging(),
+            dict(os.environ))
+    ctx = worker_context(cfg.backend)
     try:
-        process.start()
+        try:
+            process, receiver = _start(ctx, experiment_id, args)
+        except (EOFError, OSError) as exc:  # the fork server died: a preload failed in it
+            if ctx.get_start_method() != "forkserver":
+                raise
+            forkserver_failed(exc)
+            process, receiver = _start(multiprocessing.get_context("spawn"), experiment_id,
+                                       args)
     except Exception as exc:  # e.g. a plugin section that cannot be pickled
-        receiver.close()
-        sender.close()
         return fail(Failure(kind="exception", message=f"the worker could not be started: "
                             f"{type(exc).__name__}: {exc}", traceback_tail=traceback_tail(exc)))
-    sender.close()  # the child holds the only write end: EOF when it dies
     log.info("worker.started", id=experiment_id, pid=process.pid)
     try:
         return _await_result(process, receiver, timeout_s, fail)
@@ -89,6 +93,20 @@ def run_in_worker(cfg: Any, *, experiment_id: str, cycle: int, run_dir: Path,
         if process.is_alive():
             _kill(process)
         process.close()
+
+
+def _start(ctx: Any, experiment_id: str, args: tuple) -> tuple[Any, Connection]:
+    receiver, sender = ctx.Pipe(duplex=False)
+    process = ctx.Process(target=worker_main, name=f"llem-worker-{experiment_id}",
+                          daemon=False, args=(sender, *args))
+    try:
+        process.start()
+    except BaseException:
+        receiver.close()
+        raise
+    finally:
+        sender.close()  # the child holds the only write end: EOF when it dies
+    return process, receiver
 
 
 class _Failer:
@@ -196,8 +214,11 @@ def _kill_group(pgid: int | None) -> None:
 # -- the child side ------------------------------------------------------------------------
 
 def worker_main(sender: Connection, cfg: Any, experiment_id: str, cycle: int,
-                run_dir: str, events: Any, debug: bool = False) -> None:
+                run_dir: str, events: Any, debug: bool = False,
+                environ: dict[str, str] | None = None) -> None:
     """Entry point of the worker process: run the lifecycle, send the result."""
+    if environ is not None:
+        adopt_environment(environ)
     if hasattr(os, "setpgrp"):
         os.setpgrp()  # our own process group: see the module docstring
     _configure_logging(Path(run_dir), debug)

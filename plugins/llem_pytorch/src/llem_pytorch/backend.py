@@ -39,6 +39,9 @@ class PytorchBackend(Backend):
     name = "pytorch"
     config_type = PytorchConfig
     distribution = "llem-pytorch"
+    # `import torch` is 2-3 s of every worker's start; it initialises no CUDA context
+    # (that happens on first use, in the worker) and PyTorch's own DataLoader forks after it.
+    preload = ("torch",)
 
     def __init__(self, section: PytorchConfig | None = None) -> None:
         super().__init__(section if section is not None else PytorchConfig())
