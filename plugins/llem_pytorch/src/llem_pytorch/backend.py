@@ -39,9 +39,11 @@ class PytorchBackend(Backend):
     name = "pytorch"
     config_type = PytorchConfig
     distribution = "llem-pytorch"
-    # `import torch` is 2-3 s of every worker's start; it initialises no CUDA context
-    # (that happens on first use, in the worker) and PyTorch's own DataLoader forks after it.
-    preload = ("torch",)
+    # Imported once per study in the fork server instead of in every worker: torch (2-3 s)
+    # and transformers' modeling code (4-9 s, paid by the GPU memory check in preflight,
+    # or else by load). Neither initialises CUDA on import (tests/gpu checks the server
+    # opens no /dev/nvidia* file); PyTorch's own DataLoader forks after importing torch.
+    preload = ("torch", "transformers.modeling_utils")
 
     def __init__(self, section: PytorchConfig | None = None) -> None:
         super().__init__(section if section is not None else PytorchConfig())
