@@ -12,6 +12,11 @@ Part 1 runs a real study (examples/quickstart.yaml, ``--profile quick``, N cycle
 computes ``(study wall time - sum of every experiment's phases) / N``: the overhead as
 a user pays it, including the writes and aggregation.
 
+With a backend that preloads modules (``Backend.preload``), the first experiment also
+waits for the fork server to start (it imports those modules once per study, see
+llem.run.forkserver); part 1 prints the first experiment's worker call apart from the
+later ones'. Part 2 runs after part 1 in the same process, so the server is up by then.
+
 Part 2 runs the worker directly with a timestamped event queue to split the per
 experiment overhead into: start (spawn + imports + snapshot, up to the first phase
 event), inside (between phases: workload building, derivation), end (from the "done"
@@ -63,9 +68,13 @@ def study_overhead(cycles: int, out: Path, overrides: list[str]) -> dict[str, fl
         raise SystemExit(f"experiments failed: {bad}")
     n = len(result.experiments)
     model = sum(model_seconds(r) for r in result.experiments)
-    worker_calls = sum(e.duration_s or 0.0 for e in read_manifest(Path(result.run_dir)).entries)
+    entries = read_manifest(Path(result.run_dir)).entries  # in execution order (sequential)
+    worker_calls = sum(e.duration_s or 0.0 for e in entries)
+    models = {r.id: model_seconds(r) for r in result.experiments}
+    calls = [(e.duration_s or 0.0) - models[e.id] for e in entries]
     return {"n": n, "wall": wall, "model": model, "per": (wall - model) / n,
-            "parent": (wall - worker_calls) / n, "in_worker": (worker_calls - model) / n}
+            "parent": (wall - worker_calls) / n, "in_worker": (worker_calls - model) / n,
+            "first_call": calls[0], "later_calls": statistics.median(calls[1:] or [0.0])}
 
 
 def worker_breakdown(runs: int, out: Path, overrides: list[str]) -> list[dict[str, float]]:
@@ -126,6 +135,9 @@ def main() -> None:
         print(f"  of which in the worker call (spawn, imports, snapshot, preflight, meter "
               f"set-up, derivation, teardown): {r['in_worker']:.2f} s; in the parent "
               f"(manifest, sinks, aggregation, study.json): {r['parent']:.2f} s")
+        print(f"  worker call minus model phases: first experiment {r['first_call']:.2f} s "
+              f"(it includes starting the fork server, once per study, when the backend "
+              f"preloads modules), later ones median {r['later_calls']:.2f} s")
     with tempfile.TemporaryDirectory() as tmp:
         rows = worker_breakdown(args.cycles, Path(tmp), args.overrides)
         for key, what in (("overhead", "worker call minus its model phases"),

@@ -31,9 +31,10 @@ def traceback_tail(exc: BaseException | None = None, text: str | None = None) ->
 
 def identity(cfg: Any) -> tuple[str, dict[str, Any]]:
     """(config_hash, config as plain data) of an ExperimentConfig."""
-    from llem.config.identity import config_hash, config_to_dict
+    from llem.config.identity import config_to_dict, hash_dict
 
-    return config_hash(cfg), config_to_dict(cfg)
+    data = config_to_dict(cfg)
+    return hash_dict(data), data
 
 
 def failed_result(cfg: Any, *, experiment_id: str, cycle: int, started_at: str,
