@@ -129,3 +129,11 @@ def test_a_preload_that_kills_the_server_falls_back_to_spawned_workers(
     for n in (0, 1):
         assert got[n]["status"] == "ok"
         assert got[n]["seen"]["ppid"] == pid  # spawned, the server being dead
+
+
+def test_outside_linux_workers_are_spawned(fake_plugin, monkeypatch):
+    from llem.run import forkserver
+
+    assert forkserver.backend_preload("study_fake_preloaded") == ("tests.fakes.preload_marker",)
+    monkeypatch.setattr(forkserver.sys, "platform", "darwin")
+    assert forkserver.worker_context("study_fake_preloaded").get_start_method() == "spawn"

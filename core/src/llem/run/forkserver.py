@@ -13,12 +13,14 @@ theirs then (libgomp reads OMP_NUM_THREADS when torch loads it). So a worker is 
 only while the parent's environment and the backend's preload list are those the server
 started with; otherwise it is spawned as before. The worker also takes the parent's
 environment over on arrival (``adopt_environment``), for a server started by other code.
+Linux only: on macOS, a process forked after system frameworks were loaded may crash.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
 from collections.abc import Mapping
 from multiprocessing.context import BaseContext
 
@@ -38,7 +40,7 @@ def worker_context(backend: str) -> BaseContext:
     """The fork server's context for a backend that preloads modules, else spawn's."""
     global _server
     preload = backend_preload(backend)
-    if not preload or _broken or "forkserver" not in multiprocessing.get_all_start_methods():
+    if not preload or _broken or sys.platform != "linux":  # macOS: fork and Objective-C
         return multiprocessing.get_context("spawn")
     wanted = ((*WORKER_MODULES, *preload), dict(os.environ))
     ctx = multiprocessing.get_context("forkserver")
