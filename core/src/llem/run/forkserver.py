@@ -2,11 +2,11 @@
 
 A spawned worker imports everything afresh: with the pytorch backend, ``import torch``
 alone is 2-3 s of every experiment. multiprocessing's fork server is a clean process,
-started on first use, that imports llem's worker code and the modules the backend
-names in ``Backend.preload``; each worker is then forked from it. A worker is still a
-new process per experiment, with no CUDA context, allocator state, model or thread
-from an earlier one: the server never runs an experiment, and only its imported modules
-are shared, copy-on-write.
+started on first use and alive until this process ends, that imports llem's worker code
+and the modules the backend names in ``Backend.preload``; each worker is then forked
+from it. A worker is still a new process per experiment, with no CUDA context,
+allocator state, model or thread from an earlier one: the server never runs an
+experiment, and only its imported modules are shared, copy-on-write.
 
 The server keeps the environment it started with, and the modules it imported read
 theirs then (libgomp reads OMP_NUM_THREADS when torch loads it). So a worker is forked
