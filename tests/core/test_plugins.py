@@ -20,6 +20,7 @@ from tests.core.config.fake_plugins import (
     standard_entry_points,
     use_fake_plugins,
 )
+from tests.fakes.dist_info import announce
 
 
 @pytest.fixture(autouse=True)
@@ -48,11 +49,7 @@ def test_third_party_distribution_is_discovered_through_its_entry_point(tmp_path
         def register_backends(register):
             register(DemoBackend)
     """))
-    dist = tmp_path / "llem_thirdparty_demo-0.7.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: llem-thirdparty-demo\n"
-                                   "Version: 0.7\n")
-    (dist / "entry_points.txt").write_text("[llem]\ndemo3p = llem_thirdparty_demo\n")
+    announce(tmp_path, "llem-thirdparty-demo", "0.7", "demo3p", "llem_thirdparty_demo")
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setenv("LLEM_PLUGINS", "demo3p")
     registry = load_registry("demo3p")
@@ -174,11 +171,7 @@ def test_listing_commands_imports_no_component(tmp_path):
         class LazyBackend(Backend):
             name = "lazydemo"
     """))
-    dist = tmp_path / "llem_lazy_demo-0.1.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: llem-lazy-demo\n"
-                                   "Version: 0.1\n")
-    (dist / "entry_points.txt").write_text("[llem]\nlazydemo = llem_lazy_demo\n")
+    announce(tmp_path, "llem-lazy-demo", "0.1", "lazydemo", "llem_lazy_demo")
     components = ("llem_lazy_demo.backend", "llem.telemetry.nvml_meter", "llem.results.sinks",
                   "llem_pytorch.backend", "llem_vllm.backend", "llem_trtllm.backend",
                   "llem_zeus.meter", "llem_codecarbon.meter", "structlog")

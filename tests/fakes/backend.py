@@ -29,6 +29,8 @@ from typing import Any
 import attrs
 from llem import Backend, Problem, RequestRecord, hookimpl
 
+from tests.fakes.dist_info import announce
+
 ENTRY_POINT = "fake"
 
 
@@ -148,9 +150,4 @@ def register_backends(register):  # type: ignore[no-untyped-def]
 def install(site_dir: Path) -> Path:
     """Announce this module as plugin ``fake`` via a dist-info directory in ``site_dir``;
     put ``site_dir`` on sys.path (spawned workers inherit it)."""
-    dist = site_dir / "llem_fake_backend-0.0.dist-info"
-    dist.mkdir(parents=True, exist_ok=True)
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: llem-fake-backend\n"
-                                   "Version: 0.0\n")
-    (dist / "entry_points.txt").write_text(f"[llem]\n{ENTRY_POINT} = tests.fakes.backend\n")
-    return site_dir
+    return announce(site_dir, "llem-fake-backend", "0.0", ENTRY_POINT, "tests.fakes.backend")

@@ -32,6 +32,8 @@ from typing import Any
 
 from llem import Backend, RequestRecord, Sink, hookimpl
 
+from tests.fakes.dist_info import announce
+
 ENTRY_POINT = "study_fake"
 
 
@@ -115,10 +117,5 @@ def install(site_dir: Path) -> Path:
     """Announce this module as the plugin ``study_fake`` via a dist-info directory in
     ``site_dir``; put ``site_dir`` on sys.path / PYTHONPATH (the spawned worker inherits
     sys.path) and refresh the registry to load it."""
-    dist = site_dir / "llem_study_fake-0.0.dist-info"
-    dist.mkdir(parents=True, exist_ok=True)
-    (dist / "METADATA").write_text(
-        "Metadata-Version: 2.1\nName: llem-study-fake\nVersion: 0.0\n")
-    (dist / "entry_points.txt").write_text(
-        f"[llem]\n{ENTRY_POINT} = tests.fakes.study_backend\n")
-    return site_dir
+    return announce(site_dir, "llem-study-fake", "0.0", ENTRY_POINT,
+                    "tests.fakes.study_backend")

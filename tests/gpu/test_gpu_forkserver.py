@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.fakes.dist_info import announce
+
 pytestmark = pytest.mark.gpu
 torch = pytest.importorskip("torch")
 pytest.importorskip("llem_pytorch")
@@ -75,12 +77,9 @@ def _env(tmp_path: Path) -> dict[str, str]:
     env = dict(os.environ)
     if any(ep.name == "pytorch" for ep in metadata.entry_points(group="llem")):
         return env
-    info = tmp_path / "site" / "llem_pytorch-0.0.0+source.dist-info"
-    info.mkdir(parents=True)
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: llem-pytorch\n"
-                                   "Version: 0.0.0+source\n")
-    (info / "entry_points.txt").write_text("[llem]\npytorch = llem_pytorch\n")
-    paths = [info.parent, REPO / "core" / "src", REPO / "plugins" / "llem_pytorch" / "src"]
+    site = announce(tmp_path / "site", "llem-pytorch", "0.0.0+source", "pytorch",
+                    "llem_pytorch")
+    paths = [site, REPO / "core" / "src", REPO / "plugins" / "llem_pytorch" / "src"]
     env["PYTHONPATH"] = os.pathsep.join([*map(str, paths), env.get("PYTHONPATH", "")])
     return env
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +81,22 @@ def fake_plugin(fake_plugin_site: Path, monkeypatch: pytest.MonkeyPatch) -> Path
     finally:
         sys.path.remove(str(fake_plugin_site))
         get_registry(refresh=True)
+
+
+def gone(pid: int, within_s: float = 0.0) -> bool:
+    """Whether process ``pid`` is dead (no such process, or a zombie waiting for its new
+    parent to reap it), waiting up to ``within_s`` for it."""
+    deadline = time.monotonic() + within_s
+    while True:
+        try:
+            with open(f"/proc/{pid}/stat") as fh:
+                if fh.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    return True
+        except FileNotFoundError:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
 
 
 @attrs.define

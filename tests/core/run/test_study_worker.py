@@ -17,7 +17,7 @@ import pytest
 from llem.run.manifest import read_manifest
 from llem.run.study import run_study
 
-from tests.core.run.conftest import REPO, quick_study
+from tests.core.run.conftest import REPO, gone, quick_study
 
 pytestmark = pytest.mark.slow
 
@@ -65,19 +65,6 @@ def _llem(args: list[str], env: dict) -> subprocess.Popen:
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
-def _gone(pid: int, within_s: float) -> bool:
-    """Whether process ``pid`` has ended (exited or a zombie) within ``within_s``."""
-    deadline = time.monotonic() + within_s
-    while time.monotonic() < deadline:
-        try:
-            if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
-                return True
-        except (FileNotFoundError, ProcessLookupError):
-            return True
-        time.sleep(0.05)
-    return False
-
-
 # study_fake_preloaded: the workers are forked from a fork server (llem.run.forkserver)
 @pytest.mark.parametrize("backend", ["study_fake", "study_fake_preloaded"])
 def test_sigint_mid_study_then_resume_runs_only_the_missing_ones(fake_plugin, tmp_path,
@@ -102,7 +89,7 @@ def test_sigint_mid_study_then_resume_runs_only_the_missing_ones(fake_plugin, tm
     # forked) ends with the study
     seen = json.loads(probe.read_text())
     assert (seen["ppid"] != proc.pid) == (backend == "study_fake_preloaded")
-    assert _gone(seen["pid"], 5.0) and _gone(seen["ppid"], 5.0)
+    assert gone(seen["pid"], within_s=5.0) and gone(seen["ppid"], within_s=5.0)
 
     manifest = read_manifest(run_dir)
     counts = manifest.counts()

@@ -23,6 +23,7 @@ from llem.run import worker
 from llem.run.worker import run_in_worker
 from llem.telemetry import cuda_driver
 
+from tests.core.run.conftest import gone
 from tests.fakes.backend import FakeBackendConfig
 from tests.fakes.machine import load_fake_pynvml, prepare_worker_machine
 from tests.fakes.study_results import make_result
@@ -144,15 +145,6 @@ def test_ctrl_c_kills_the_worker_and_is_re_raised(machine, tmp_path, monkeypatch
             os.kill(pid, 0)
 
 
-def _gone(pid: int) -> bool:
-    """Dead: no such process, or a zombie waiting for its (new) parent to reap it."""
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] == "Z"
-    except FileNotFoundError:
-        return True
-
-
 @pytest.mark.parametrize("crash, timeout", [("hang", 4), (None, 120)])
 def test_processes_the_worker_started_do_not_outlive_it(machine, tmp_path, crash, timeout):
     machine()
@@ -161,10 +153,7 @@ def test_processes_the_worker_started_do_not_outlive_it(machine, tmp_path, crash
     run_in_worker(make_cfg(fake), experiment_id="o-c1", cycle=1, run_dir=tmp_path,
                   timeout_s=timeout)
     pid = int(pid_file.read_text())
-    deadline = time.monotonic() + 5
-    while not _gone(pid) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert _gone(pid)
+    assert gone(pid, within_s=5.0)
 
 
 def test_large_results_travel_through_a_file_in_the_experiment_dir(tmp_path, monkeypatch):
@@ -262,4 +251,4 @@ def test_the_fast_exit_stops_what_the_worker_started_without_the_parents_help(tm
     process.start()
     process.join(60)  # no process group, no group kill: only _exit can stop the child
     assert process.exitcode == 0
-    assert _gone(int(pid_file.read_text()))
+    assert gone(int(pid_file.read_text()))
