@@ -48,19 +48,29 @@ def write_table(path: Path, configs: int, cycles: int) -> int:
     rows = []
     for c in range(configs):
         h = f"{c:012x}"
-        params = {"pytorch.batch_size": int(2 ** (c % 7)), "precision": ["fp16", "bf16"][c % 2],
-                  "generation.max_new_tokens": 64 * (1 + c % 4)}
-        base_e, base_itl, base_tps = rng.uniform(0.1, 2), rng.uniform(0.005, 0.1), \
-            rng.uniform(50, 5000)
+        params = {
+            "pytorch.batch_size": int(2 ** (c % 7)),
+            "precision": ["fp16", "bf16"][c % 2],
+            "generation.max_new_tokens": 64 * (1 + c % 4),
+        }
+        base_e, base_itl, base_tps = (
+            rng.uniform(0.1, 2),
+            rng.uniform(0.005, 0.1),
+            rng.uniform(50, 5000),
+        )
         for k in range(1, cycles + 1):
             if len(rows) == ROWS:
                 break
             failed = rng.random() < 0.02
-            r = make_result(h, k, status="failed" if failed else "ok",
-                            energy_per_token=base_e * rng.normal(1, 0.02),
-                            itl=base_itl * rng.normal(1, 0.03),
-                            ttft=0.05 * rng.normal(1, 0.05),
-                            tokens_per_second=base_tps * rng.normal(1, 0.02))
+            r = make_result(
+                h,
+                k,
+                status="failed" if failed else "ok",
+                energy_per_token=base_e * rng.normal(1, 0.02),
+                itl=base_itl * rng.normal(1, 0.03),
+                ttft=0.05 * rng.normal(1, 0.05),
+                tokens_per_second=base_tps * rng.normal(1, 0.02),
+            )
             rows.append(flat_row(r, params))
     pq.write_table(rows_to_table(rows), path)
     return len(rows)
@@ -76,8 +86,14 @@ def time_in_this_process(path: Path) -> tuple[float, ...]:
     w1, c1 = time.perf_counter(), time.process_time()
     analyse_parquet(path)
     w2, c2 = time.perf_counter(), time.process_time()
-    return (w1 - w0, c1 - c0, w2 - w1, c2 - c1, len(analysis.aggregates),
-            len(analysis.pareto_front))
+    return (
+        w1 - w0,
+        c1 - c0,
+        w2 - w1,
+        c2 - c1,
+        len(analysis.aggregates),
+        len(analysis.pareto_front),
+    )
 
 
 def main() -> None:
@@ -92,15 +108,21 @@ def main() -> None:
             n = write_table(path, configs, cycles)
             runs = []
             for _ in range(5):  # fresh processes: the first call pays the imports
-                out = subprocess.run([sys.executable, __file__, "--time", str(path)],
-                                     check=True, capture_output=True, text=True).stdout
+                out = subprocess.run(
+                    [sys.executable, __file__, "--time", str(path)],
+                    check=True,
+                    capture_output=True,
+                    text=True,
+                ).stdout
                 runs.append([float(x) for x in out.split()])
             cold, cold_cpu, warm, warm_cpu = ([r[i] for r in runs] for i in range(4))
             n_agg, n_front = int(runs[0][4]), int(runs[0][5])
             worst = max(statistics.median(cold), statistics.median(warm))
             verdict = "PASS" if worst < TARGET_S else "FAIL"
-            print(f"{n} rows = {configs} configs x {cycles} cycles -> {n_agg} aggregates, "
-                  f"{n_front} on the front (medians over 5 fresh processes):")
+            print(
+                f"{n} rows = {configs} configs x {cycles} cycles -> {n_agg} aggregates, "
+                f"{n_front} on the front (medians over 5 fresh processes):"
+            )
             print(f"  first call (with imports): wall {_spread(cold)}, CPU {_spread(cold_cpu)}")
             print(f"  second call:               wall {_spread(warm)}, CPU {_spread(warm_cpu)}")
             print(f"  target < {TARGET_S} s wall: {verdict}")

@@ -62,20 +62,25 @@ def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, subprocess.Comple
 
 def heavy_imports(code: str, env: dict[str, str]) -> list[str]:
     """Heavy modules in sys.modules after running ``code`` in a fresh interpreter."""
-    probe = (f"{code}\nimport sys\n"
-             f"print('HEAVY:' + ','.join(m for m in {HEAVY!r} if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                         env=env, check=True).stdout
+    probe = (
+        f"{code}\nimport sys\nprint('HEAVY:' + ','.join(m for m in {HEAVY!r} if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=True
+    ).stdout
     line = next(ln for ln in out.splitlines() if ln.startswith("HEAVY:"))
-    return [m for m in line[len("HEAVY:"):].split(",") if m]
+    return [m for m in line[len("HEAVY:") :].split(",") if m]
 
 
 def bench_backend(env: dict[str, str]) -> tuple[str, str]:
     """pytorch (batch key pytorch.batch_size) when installed, else the first backend."""
-    code = ("from llem.plugins import get_registry; r = get_registry(); "
-            "print('pytorch' if 'pytorch' in r.backends else sorted(r.backends)[0])")
-    name = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env=env, check=True).stdout.strip()
+    code = (
+        "from llem.plugins import get_registry; r = get_registry(); "
+        "print('pytorch' if 'pytorch' in r.backends else sorted(r.backends)[0])"
+    )
+    name = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    ).stdout.strip()
     return name, ("pytorch.batch_size" if name == "pytorch" else "dataset.num_prompts")
 
 
@@ -97,7 +102,9 @@ def main() -> int:
     import_heavy = heavy_imports("import llem.cli", env)
     help_heavy = heavy_imports(
         "from llem.cli import cli\ntry:\n    cli(['--help'], standalone_mode=False)\n"
-        "except SystemExit:\n    pass", env)
+        "except SystemExit:\n    pass",
+        env,
+    )
 
     backend, batch_key = bench_backend(env)
     with tempfile.TemporaryDirectory() as tmp:
@@ -114,11 +121,28 @@ def main() -> int:
 
     help_median = statistics.median(help_times)
     dry_median = statistics.median(dry_times)
-    ok = (help_median < HELP_TARGET_S and dry_median < DRY_RUN_TARGET_S
-          and not import_heavy and not help_heavy)
+    ok = (
+        help_median < HELP_TARGET_S
+        and dry_median < DRY_RUN_TARGET_S
+        and not import_heavy
+        and not help_heavy
+    )
     load = (load_before, os.getloadavg())
-    report = render(args.runs, llem, help_times, help_median, import_heavy, help_heavy,
-                    backend, dry_times, dry_median, count_line, lines, ok, load)
+    report = render(
+        args.runs,
+        llem,
+        help_times,
+        help_median,
+        import_heavy,
+        help_heavy,
+        backend,
+        dry_times,
+        dry_median,
+        count_line,
+        lines,
+        ok,
+        load,
+    )
     print(report)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(report)
@@ -126,10 +150,21 @@ def main() -> int:
     return 0 if ok else 1
 
 
-def render(runs: int, llem: list[str], help_times: list[float], help_median: float,
-           import_heavy: list[str], help_heavy: list[str], backend: str,
-           dry_times: list[float], dry_median: float, count_line: str, lines: int,
-           ok: bool, load: tuple[tuple[float, ...], tuple[float, ...]]) -> str:
+def render(
+    runs: int,
+    llem: list[str],
+    help_times: list[float],
+    help_median: float,
+    import_heavy: list[str],
+    help_heavy: list[str],
+    backend: str,
+    dry_times: list[float],
+    dry_median: float,
+    count_line: str,
+    lines: int,
+    ok: bool,
+    load: tuple[tuple[float, ...], tuple[float, ...]],
+) -> str:
     uname = _output(["uname", "-a"]) or " ".join(platform.uname())
     nproc = _output(["nproc"]) or str(os.cpu_count())
 
@@ -138,20 +173,36 @@ def render(runs: int, llem: list[str], help_times: list[float], help_median: flo
 
     fmt = ", ".join
     rows = [
-        (f"`llem --help`, median of {runs}", f"{help_median:.3f} s", f"< {HELP_TARGET_S} s",
-         verdict(help_median < HELP_TARGET_S)),
-        ("heavy modules after `import llem.cli`", fmt(import_heavy) or "none", "none",
-         verdict(not import_heavy)),
-        ("heavy modules after `llem --help` (plugins loaded)", fmt(help_heavy) or "none",
-         "none", verdict(not help_heavy)),
-        (f"`llem run --dry-run`, 1,200-experiment sweep ({backend}), median of 3",
-         f"{dry_median:.3f} s", f"< {DRY_RUN_TARGET_S} s", verdict(dry_median < DRY_RUN_TARGET_S)),
+        (
+            f"`llem --help`, median of {runs}",
+            f"{help_median:.3f} s",
+            f"< {HELP_TARGET_S} s",
+            verdict(help_median < HELP_TARGET_S),
+        ),
+        (
+            "heavy modules after `import llem.cli`",
+            fmt(import_heavy) or "none",
+            "none",
+            verdict(not import_heavy),
+        ),
+        (
+            "heavy modules after `llem --help` (plugins loaded)",
+            fmt(help_heavy) or "none",
+            "none",
+            verdict(not help_heavy),
+        ),
+        (
+            f"`llem run --dry-run`, 1,200-experiment sweep ({backend}), median of 3",
+            f"{dry_median:.3f} s",
+            f"< {DRY_RUN_TARGET_S} s",
+            verdict(dry_median < DRY_RUN_TARGET_S),
+        ),
     ]
     table = "\n".join("| " + " | ".join(r) + " |" for r in rows)
     date = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     return f"""# llem CLI speed
 
-Command: `python bench/cli_speed.py --runs {runs}` (llem invoked as `{' '.join(llem)}`)
+Command: `python bench/cli_speed.py --runs {runs}` (llem invoked as `{" ".join(llem)}`)
 Date (UTC): {date}
 Machine: `uname -a`: `{uname}`; `nproc`: {nproc}; Python {platform.python_version()}
 Load average (1, 5, 15 min) before: {fmt(f"{x:.2f}" for x in load[0])}; after: \

@@ -52,6 +52,7 @@ OVERHEAD_MIN_RATIO = 0.99
 
 # -- making the source tree importable -------------------------------------------------------
 
+
 def use_source_tree() -> None:
     paths = [str(REPO / "core" / "src")] + sorted(str(p) for p in REPO.glob("plugins/*/src"))
     paths.append(str(REPO))
@@ -76,8 +77,9 @@ def announce_pytorch_entry_point() -> None:
     root = Path(tempfile.mkdtemp(prefix="llem-entry-points-"))
     info = root / "llem_pytorch-0.0.0+source.dist-info"
     info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: llem-pytorch\n"
-                                   "Version: 0.0.0+source\n")
+    (info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: llem-pytorch\nVersion: 0.0.0+source\n"
+    )
     (info / "entry_points.txt").write_text("[llem]\npytorch = llem_pytorch\n")
     sys.path.insert(0, str(root))
     os.environ["PYTHONPATH"] = os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])
@@ -92,13 +94,15 @@ def registry_with_bench_meters() -> Any:
         import llem_pytorch
 
         llem_pytorch.register_backends(
-            register=lambda cls: registry.backends.__setitem__(cls.name, cls))
+            register=lambda cls: registry.backends.__setitem__(cls.name, cls)
+        )
     registry.meters["raw_counter"] = raw_counter_meter()
     registry.meters["nvml_polled"] = polled_meter()
     return registry
 
 
 # -- the two reference meters ------------------------------------------------------------------
+
 
 def raw_counter_meter() -> type:
     """Reads nvmlDeviceGetTotalEnergyConsumption itself, on the GPU whose UUID torch
@@ -128,16 +132,21 @@ def raw_counter_meter() -> type:
 
             if not getattr(self, "handles", None):
                 self.prepare(devices)
-            self.start_mj = {u: pynvml.nvmlDeviceGetTotalEnergyConsumption(h)
-                             for u, h in self.handles.items()}
+            self.start_mj = {
+                u: pynvml.nvmlDeviceGetTotalEnergyConsumption(h) for u, h in self.handles.items()
+            }
 
         def stop(self):  # type: ignore[no-untyped-def]
             import pynvml
 
-            end = {u: pynvml.nvmlDeviceGetTotalEnergyConsumption(h)
-                   for u, h in self.handles.items()}
-            return EnergyReading(meter=self.name, method="energy_counter",
-                                 gpu_j={u: (end[u] - self.start_mj[u]) / 1000 for u in end})
+            end = {
+                u: pynvml.nvmlDeviceGetTotalEnergyConsumption(h) for u, h in self.handles.items()
+            }
+            return EnergyReading(
+                meter=self.name,
+                method="energy_counter",
+                gpu_j={u: (end[u] - self.start_mj[u]) / 1000 for u in end},
+            )
 
     return RawCounter
 
@@ -157,9 +166,11 @@ def polled_meter() -> type:
 
 # -- configs ------------------------------------------------------------------------------------
 
-def experiment(args: argparse.Namespace, registry: Any, batch: int, prompts: int,
-               **energy: Any) -> Any:
-    from llem.config.model import (
+
+def experiment(
+    args: argparse.Namespace, registry: Any, batch: int, prompts: int, **energy: Any
+) -> Any:
+    from llem.config.schema import (
         BaselineConfig,
         DatasetConfig,
         EnergyConfig,
@@ -171,7 +182,10 @@ def experiment(args: argparse.Namespace, registry: Any, batch: int, prompts: int
 
     section = registry.backends["pytorch"].config_type(batch_size=batch)
     return ExperimentConfig(
-        model=MODEL, backend="pytorch", weights="random", precision="bf16",
+        model=MODEL,
+        backend="pytorch",
+        weights="random",
+        precision="bf16",
         name=f"gpu-energy-b{batch}",
         dataset=DatasetConfig(num_prompts=prompts, input_len=args.input_len),
         generation=GenerationConfig(max_new_tokens=args.new_tokens),
@@ -185,6 +199,7 @@ def experiment(args: argparse.Namespace, registry: Any, batch: int, prompts: int
 
 
 # -- 1 + 2: calibration and overhead on one loaded backend --------------------------------------
+
 
 def calibrate_and_overhead(args: argparse.Namespace, registry: Any, batch: int) -> dict:
     """Load once; time one batch; size the workloads; interleave bare vs instrumented."""
@@ -227,12 +242,17 @@ def calibrate_and_overhead(args: argparse.Namespace, registry: Any, batch: int) 
     paired = [a / b for a, b in zip(instrumented, bare, strict=True)]
     ratio = statistics.median(paired)
     return {
-        "batch": batch, "seconds_per_batch": per_batch, "energy_prompts": energy_batches * batch,
-        "overhead_prompts": ovh_batches * batch, "bare_tok_s": bare,
-        "instrumented_tok_s": instrumented, "median_bare": statistics.median(bare),
+        "batch": batch,
+        "seconds_per_batch": per_batch,
+        "energy_prompts": energy_batches * batch,
+        "overhead_prompts": ovh_batches * batch,
+        "bare_tok_s": bare,
+        "instrumented_tok_s": instrumented,
+        "median_bare": statistics.median(bare),
         "median_instrumented": statistics.median(instrumented),
         "ratio_of_medians": statistics.median(instrumented) / statistics.median(bare),
-        "paired_ratios": paired, "ratio": ratio,
+        "paired_ratios": paired,
+        "ratio": ratio,
         "ok": ratio >= OVERHEAD_MIN_RATIO and len(bare) >= 5,
     }
 
@@ -246,17 +266,23 @@ def _timed(backend: Any, requests: Any, gen: Any) -> tuple[float, int]:
 
 # -- 1: the energy comparison through llem's lifecycle -------------------------------------------
 
-def energy_run(args: argparse.Namespace, registry: Any, batch: int, prompts: int,
-               run_dir: Path) -> dict:
+
+def energy_run(
+    args: argparse.Namespace, registry: Any, batch: int, prompts: int, run_dir: Path
+) -> dict:
     from llem.measure.lifecycle import run_experiment
 
-    cfg = experiment(args, registry, batch, prompts,
-                     cross_check=("raw_counter", "nvml_polled"))
-    result = run_experiment(cfg, experiment_id=f"energy-b{batch}", cycle=1, run_dir=run_dir,
-                            registry=registry)
+    cfg = experiment(args, registry, batch, prompts, cross_check=("raw_counter", "nvml_polled"))
+    result = run_experiment(
+        cfg, experiment_id=f"energy-b{batch}", cycle=1, run_dir=run_dir, registry=registry
+    )
     if result.status != "ok":
-        return {"batch": batch, "ok": False, "error": f"{result.error.kind}: "
-                f"{result.error.message}\n{result.error.traceback_tail or ''}"}
+        return {
+            "batch": batch,
+            "ok": False,
+            "error": f"{result.error.kind}: "
+            f"{result.error.message}\n{result.error.traceback_tail or ''}",
+        }
     e = result.energy
     readings = {r.meter: r for r in e.readings}
     raw = readings["raw_counter"].gpu_total_j
@@ -266,47 +292,61 @@ def energy_run(args: argparse.Namespace, registry: Any, batch: int, prompts: int
     window = result.phases.window_s
     chunk = 0.1 * (e.mean_power_w or 0) / e.gpu_j if e.gpu_j else None
     return {
-        "batch": batch, "prompts": prompts, "window_s": window,
+        "batch": batch,
+        "prompts": prompts,
+        "window_s": window,
         "output_tokens": result.workload.output_tokens,
         "tokens_per_second": result.performance.tokens_per_second,
-        "llem_j": e.gpu_j, "raw_counter_j": raw, "rel_llem_vs_raw": rel_raw,
-        "polled_j": polled, "rel_polled_vs_counter": rel_polled,
+        "llem_j": e.gpu_j,
+        "raw_counter_j": raw,
+        "rel_llem_vs_raw": rel_raw,
+        "polled_j": polled,
+        "rel_polled_vs_counter": rel_polled,
         "one_counter_update_rel": chunk,
         "j_per_token": e.energy_per_output_token_j,
         "adjusted_j_per_token": e.adjusted_energy_per_output_token_j,
-        "baseline_w": e.baseline_power_w, "mean_power_w": e.mean_power_w,
-        "prefill_j": e.prefill_j, "decode_j": e.decode_j,
-        "ttft_mean_s": result.performance.ttft_s.mean, "itl_mean_s": result.performance.itl_s.mean,
+        "baseline_w": e.baseline_power_w,
+        "mean_power_w": e.mean_power_w,
+        "prefill_j": e.prefill_j,
+        "decode_j": e.decode_j,
+        "ttft_mean_s": result.performance.ttft_s.mean,
+        "itl_mean_s": result.performance.itl_s.mean,
         "warnings": [w.code for w in result.warnings],
         "power_source": dict(readings["nvml"].details.get("power_source", {})),
-        "ok": abs(rel_raw) <= ENERGY_TOLERANCE and abs(rel_polled) <= POLLED_TOLERANCE
+        "ok": abs(rel_raw) <= ENERGY_TOLERANCE
+        and abs(rel_polled) <= POLLED_TOLERANCE
         and window >= args.min_window_s,
     }
 
 
 # -- 3: the production path ------------------------------------------------------------
 
+
 def pipeline_run(args: argparse.Namespace, registry: Any, prompts: int, run_dir: Path) -> dict:
     from llem.run.worker import run_in_worker
 
     cfg = experiment(args, registry, 8, prompts)
     t0 = time.monotonic()
-    result = run_in_worker(cfg, experiment_id="pipeline-b8", cycle=1, run_dir=run_dir,
-                           timeout_s=600)
-    out = {"batch": 8, "prompts": prompts, "status": result.status,
-           "wall_s": time.monotonic() - t0}
+    result = run_in_worker(
+        cfg, experiment_id="pipeline-b8", cycle=1, run_dir=run_dir, timeout_s=600
+    )
+    out = {"batch": 8, "prompts": prompts, "status": result.status, "wall_s": time.monotonic() - t0}
     if result.status != "ok":
         out["error"] = f"{result.error.kind}: {result.error.message}"
         return out
-    out.update(window_s=result.phases.window_s, gpu_j=result.energy.gpu_j,
-               j_per_token=result.energy.energy_per_output_token_j,
-               tokens_per_second=result.performance.tokens_per_second,
-               timeseries=bool(result.timeseries_file),
-               warnings=[w.code for w in result.warnings])
+    out.update(
+        window_s=result.phases.window_s,
+        gpu_j=result.energy.gpu_j,
+        j_per_token=result.energy.energy_per_output_token_j,
+        tokens_per_second=result.performance.tokens_per_second,
+        timeseries=bool(result.timeseries_file),
+        warnings=[w.code for w in result.warnings],
+    )
     return out
 
 
 # -- report ----------------------------------------------------------------------
+
 
 def gpu_facts(index: int) -> dict[str, Any]:
     import pynvml
@@ -316,25 +356,31 @@ def gpu_facts(index: int) -> dict[str, Any]:
     uuid = "GPU-" + str(torch.cuda.get_device_properties(index).uuid)
     h = pynvml.nvmlDeviceGetHandleByUUID(uuid)
     return {
-        "name": str(pynvml.nvmlDeviceGetName(h)), "uuid": uuid,
+        "name": str(pynvml.nvmlDeviceGetName(h)),
+        "uuid": uuid,
         "driver": str(pynvml.nvmlSystemGetDriverVersion()),
         "power_limit_w": pynvml.nvmlDeviceGetPowerManagementLimit(h) / 1000,
         "persistence_mode": bool(pynvml.nvmlDeviceGetPersistenceMode(h)),
         "temperature_c": pynvml.nvmlDeviceGetTemperature(h, 0),
-        "torch": torch.__version__, "python": platform.python_version(),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
     }
 
 
 def markdown(report: dict) -> str:
     a = report["args"]
     lines = [
-        "# GPU energy proof (issue 3)", "",
+        "# GPU energy proof (issue 3)",
+        "",
         f"Command: `{report['command']}`  ",
         f"Date (UTC): {report['date']}  ",
-        f"GPU: {report['gpu']}", "",
+        f"GPU: {report['gpu']}",
+        "",
         f"Model {MODEL} (random weights), bf16, pytorch backend, {a['input_len']}-token "
-        f"synthetic prompts, {a['new_tokens']} new tokens, target window {a['window_s']} s.", "",
-        "## Energy: llem vs raw NVML counter vs polled power (same window)", "",
+        f"synthetic prompts, {a['new_tokens']} new tokens, target window {a['window_s']} s.",
+        "",
+        "## Energy: llem vs raw NVML counter vs polled power (same window)",
+        "",
         "| batch | prompts | window s | tok/s | llem J | raw counter J | llem vs raw | "
         "polled J | polled vs counter | 1 update | J/token | adj. J/token | prefill J | "
         "decode J | ok |",
@@ -350,30 +396,53 @@ def markdown(report: dict) -> str:
             f"{r['rel_llem_vs_raw']:+.4%} | {r['polled_j']:.3f} | "
             f"{r['rel_polled_vs_counter']:+.3%} | {r['one_counter_update_rel']:.3%} | "
             f"{r['j_per_token']:.5f} | {_f(r['adjusted_j_per_token'], '.5f')} | "
-            f"{_f(r['prefill_j'], '.2f')} | {_f(r['decode_j'], '.2f')} | {r['ok']} |")
-    lines += ["", "Warnings per run: " + "; ".join(
-        f"b{r['batch']}: {', '.join(r.get('warnings', [])) or 'none'}" for r in report["energy"]),
-        "", "## Instrumentation overhead (tokens/s, interleaved)", "",
+            f"{_f(r['prefill_j'], '.2f')} | {_f(r['decode_j'], '.2f')} | {r['ok']} |"
+        )
+    lines += [
+        "",
+        "Warnings per run: "
+        + "; ".join(
+            f"b{r['batch']}: {', '.join(r.get('warnings', [])) or 'none'}" for r in report["energy"]
+        ),
+        "",
+        "## Instrumentation overhead (tokens/s, interleaved)",
+        "",
         "| batch | runs | bare median | instrumented median | ratio of medians | "
         "median paired ratio | ok |",
-        "|---|---|---|---|---|---|---|"]
+        "|---|---|---|---|---|---|---|",
+    ]
     for r in report["overhead"]:
-        lines.append(f"| {r['batch']} | {len(r['bare_tok_s'])}+{len(r['instrumented_tok_s'])} | "
-                     f"{r['median_bare']:.1f} | {r['median_instrumented']:.1f} | "
-                     f"{r['ratio_of_medians']:.4f} | {r['ratio']:.4f} | {r['ok']} |")
+        lines.append(
+            f"| {r['batch']} | {len(r['bare_tok_s'])}+{len(r['instrumented_tok_s'])} | "
+            f"{r['median_bare']:.1f} | {r['median_instrumented']:.1f} | "
+            f"{r['ratio_of_medians']:.4f} | {r['ratio']:.4f} | {r['ok']} |"
+        )
     lines += ["", "Raw runs (tok/s):", ""]
     for r in report["overhead"]:
-        lines.append(f"- batch {r['batch']}: bare {[round(x, 1) for x in r['bare_tok_s']]}, "
-                     f"instrumented {[round(x, 1) for x in r['instrumented_tok_s']]}")
+        lines.append(
+            f"- batch {r['batch']}: bare {[round(x, 1) for x in r['bare_tok_s']]}, "
+            f"instrumented {[round(x, 1) for x in r['instrumented_tok_s']]}"
+        )
     if report.get("pipeline"):
-        lines += ["", "## Pipeline (spawned worker, batch 8)", "", "```",
-                  json.dumps(report["pipeline"], indent=2), "```"]
-    lines += ["", f"Criteria: |llem - raw| <= {ENERGY_TOLERANCE:.1%}, |polled - counter| <= "
-              f"{POLLED_TOLERANCE:.0%}, overhead median of paired (adjacent ABBA) "
-              f"instrumented/bare ratios >= {OVERHEAD_MIN_RATIO}. "
-              f"'1 update' is one 100 ms counter step relative to the window's energy: the "
-              f"granularity of any counter comparison.", "",
-              f"**All criteria met: {report['ok']}**", ""]
+        lines += [
+            "",
+            "## Pipeline (spawned worker, batch 8)",
+            "",
+            "```",
+            json.dumps(report["pipeline"], indent=2),
+            "```",
+        ]
+    lines += [
+        "",
+        f"Criteria: |llem - raw| <= {ENERGY_TOLERANCE:.1%}, |polled - counter| <= "
+        f"{POLLED_TOLERANCE:.0%}, overhead median of paired (adjacent ABBA) "
+        f"instrumented/bare ratios >= {OVERHEAD_MIN_RATIO}. "
+        f"'1 update' is one 100 ms counter step relative to the window's energy: the "
+        f"granularity of any counter comparison.",
+        "",
+        f"**All criteria met: {report['ok']}**",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -387,19 +456,26 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--gpu", type=int, default=0, help="CUDA index")
     p.add_argument("--input-len", type=int, default=256)
     p.add_argument("--new-tokens", type=int, default=128)
-    p.add_argument("--window-s", type=float, default=30.0,
-                   help="energy window to size workloads for (30 s keeps one 100 ms "
-                        "counter update, the granularity of any counter comparison, at "
-                        "0.33 %%)")
+    p.add_argument(
+        "--window-s",
+        type=float,
+        default=30.0,
+        help="energy window to size workloads for (30 s keeps one 100 ms "
+        "counter update, the granularity of any counter comparison, at "
+        "0.33 %%)",
+    )
     p.add_argument("--min-window-s", type=float, default=10.0)
     p.add_argument("--overhead-window-s", type=float, default=3.0)
     p.add_argument("--overhead-runs", type=int, default=5)
     p.add_argument("--baseline-s", type=float, default=10.0)
     p.add_argument("--thermal-floor-s", type=float, default=5.0)
     p.add_argument("--no-pipeline", action="store_true")
-    p.add_argument("--overhead-only", action="store_true",
-                   help="only the overhead comparison (no energy or pipeline runs); writes "
-                        "gpu_overhead.md/.json")
+    p.add_argument(
+        "--overhead-only",
+        action="store_true",
+        help="only the overhead comparison (no energy or pipeline runs); writes "
+        "gpu_overhead.md/.json",
+    )
     p.add_argument("--out-dir", default=os.environ.get("OUT") or str(REPO / "bench" / "results"))
     return p.parse_args()
 
@@ -420,9 +496,12 @@ def main() -> int:
     run_dir = Path(tempfile.mkdtemp(prefix="llem-gpu-energy-"))
     report: dict[str, Any] = {
         "command": "PYTHONPATH=core/src:plugins/llem_pytorch/src python3 bench/gpu_energy.py "
-                   + " ".join(sys.argv[1:]),
+        + " ".join(sys.argv[1:]),
         "date": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
-        "gpu": gpu_facts(args.gpu), "args": vars(args), "energy": [], "overhead": [],
+        "gpu": gpu_facts(args.gpu),
+        "args": vars(args),
+        "energy": [],
+        "overhead": [],
     }
     for batch in (int(b) for b in args.batches.split(",")):
         print(f"batch {batch}: calibration + overhead", flush=True)
@@ -441,9 +520,11 @@ def main() -> int:
         prompts = next((o["energy_prompts"] for o in report["overhead"] if o["batch"] == 8), 64)
         print("pipeline run (spawned worker)", flush=True)
         report["pipeline"] = pipeline_run(args, registry, prompts, run_dir)
-    report["ok"] = (all(r.get("ok") for r in report["energy"])
-                    and all(r["ok"] for r in report["overhead"])
-                    and report.get("pipeline", {}).get("status", "ok") == "ok")
+    report["ok"] = (
+        all(r.get("ok") for r in report["energy"])
+        and all(r["ok"] for r in report["overhead"])
+        and report.get("pipeline", {}).get("status", "ok") == "ok"
+    )
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     stem = "gpu_overhead" if args.overhead_only else "gpu_energy"

@@ -46,8 +46,9 @@ def model_seconds(result) -> float:  # noqa: ANN001
     p = result.phases
     if p is None:
         return 0.0
-    return sum(x or 0.0 for x in (p.baseline_s, p.load_s, p.warmup_s, p.thermal_floor_s,
-                                  p.window_s))
+    return sum(
+        x or 0.0 for x in (p.baseline_s, p.load_s, p.warmup_s, p.thermal_floor_s, p.window_s)
+    )
 
 
 def study_overhead(cycles: int, out: Path, overrides: list[str]) -> dict[str, float]:
@@ -56,10 +57,10 @@ def study_overhead(cycles: int, out: Path, overrides: list[str]) -> dict[str, fl
     from llem.run.manifest import read_manifest
     from llem.run.study import run_study
 
-    study = load_config(REPO / "examples" / "quickstart.yaml", overrides=overrides,
-                        profile="quick")
-    study = attrs.evolve(study, execution=attrs.evolve(study.execution, cycles=cycles,
-                                                       order="sequential"))
+    study = load_config(REPO / "examples" / "quickstart.yaml", overrides=overrides, profile="quick")
+    study = attrs.evolve(
+        study, execution=attrs.evolve(study.execution, cycles=cycles, order="sequential")
+    )
     t0 = time.perf_counter()
     result = run_study(study, out_dir=out, progress=False)
     wall = time.perf_counter() - t0
@@ -72,17 +73,25 @@ def study_overhead(cycles: int, out: Path, overrides: list[str]) -> dict[str, fl
     worker_calls = sum(e.duration_s or 0.0 for e in entries)
     models = {r.id: model_seconds(r) for r in result.experiments}
     calls = [(e.duration_s or 0.0) - models[e.id] for e in entries]
-    return {"n": n, "wall": wall, "model": model, "per": (wall - model) / n,
-            "parent": (wall - worker_calls) / n, "in_worker": (worker_calls - model) / n,
-            "first_call": calls[0], "later_calls": statistics.median(calls[1:] or [0.0])}
+    return {
+        "n": n,
+        "wall": wall,
+        "model": model,
+        "per": (wall - model) / n,
+        "parent": (wall - worker_calls) / n,
+        "in_worker": (worker_calls - model) / n,
+        "first_call": calls[0],
+        "later_calls": statistics.median(calls[1:] or [0.0]),
+    }
 
 
 def worker_breakdown(runs: int, out: Path, overrides: list[str]) -> list[dict[str, float]]:
     from llem.config.loader import load_config
     from llem.run.worker import run_in_worker
 
-    cfg = load_config(REPO / "examples" / "quickstart.yaml", overrides=overrides,
-                      profile="quick").experiments[0]
+    cfg = load_config(
+        REPO / "examples" / "quickstart.yaml", overrides=overrides, profile="quick"
+    ).experiments[0]
     events = multiprocessing.get_context("spawn").Queue()
     stamps: list[tuple[float, str, object]] = []
     stop = threading.Event()
@@ -101,16 +110,29 @@ def worker_breakdown(runs: int, out: Path, overrides: list[str]) -> list[dict[st
     for i in range(runs):
         stamps.clear()
         t0 = time.perf_counter()
-        result = run_in_worker(cfg, experiment_id=f"bench-c{i + 1}", cycle=i + 1,
-                               run_dir=out, timeout_s=600, events=events)
+        result = run_in_worker(
+            cfg,
+            experiment_id=f"bench-c{i + 1}",
+            cycle=i + 1,
+            run_dir=out,
+            timeout_s=600,
+            events=events,
+        )
         t_end = time.perf_counter()
         time.sleep(0.2)  # let late events land before the next run clears them
         phases = [(t, p) for t, kind, p in stamps if kind == "phase"]
         first = phases[0][0] if phases else t_end
         done = next((t for t, p in phases if p == "done"), t_end)
         model = model_seconds(result)
-        rows.append({"total": t_end - t0, "model": model, "start": first - t0,
-                     "end": t_end - done, "overhead": t_end - t0 - model})
+        rows.append(
+            {
+                "total": t_end - t0,
+                "model": model,
+                "start": first - t0,
+                "end": t_end - done,
+                "overhead": t_end - t0 - model,
+            }
+        )
     stop.set()
     thread.join()
     return rows
@@ -119,36 +141,58 @@ def worker_breakdown(runs: int, out: Path, overrides: list[str]) -> list[dict[st
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--cycles", type=int, default=5)
-    ap.add_argument("--set", dest="overrides", action="append", default=[],
-                    metavar="KEY=VALUE", help="a config override, as llem run --set")
+    ap.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a config override, as llem run --set",
+    )
     args = ap.parse_args()
-    print(f"machine: {' '.join(platform.uname())}; cpus: {_nproc()}; "
-          f"python {sys.version.split()[0]}")
+    print(
+        f"machine: {' '.join(platform.uname())}; cpus: {_nproc()}; python {sys.version.split()[0]}"
+    )
     print(f"load average before: {_loadavg()}")
     with tempfile.TemporaryDirectory() as tmp:
         r = study_overhead(args.cycles, Path(tmp), args.overrides)
         verdict = "PASS" if r["per"] < TARGET_S else "FAIL"
         given = " ".join(f"--set {o}" for o in args.overrides)
-        print(f"study of {r['n']} experiments (quickstart, --profile quick {given}): wall "
-              f"{r['wall']:.2f} s, model phases {r['model']:.2f} s -> harness overhead "
-              f"{r['per']:.2f} s per experiment; target < {TARGET_S} s: {verdict}")
-        print(f"  of which in the worker call (spawn, imports, snapshot, preflight, meter "
-              f"set-up, derivation, teardown): {r['in_worker']:.2f} s; in the parent "
-              f"(manifest, sinks, aggregation, study.json): {r['parent']:.2f} s")
-        print(f"  worker call minus model phases: first experiment {r['first_call']:.2f} s "
-              f"(it includes starting the fork server, once per study, when the backend "
-              f"preloads modules), later ones median {r['later_calls']:.2f} s")
+        print(
+            f"study of {r['n']} experiments (quickstart, --profile quick {given}): wall "
+            f"{r['wall']:.2f} s, model phases {r['model']:.2f} s -> harness overhead "
+            f"{r['per']:.2f} s per experiment; target < {TARGET_S} s: {verdict}"
+        )
+        print(
+            f"  of which in the worker call (spawn, imports, snapshot, preflight, meter "
+            f"set-up, derivation, teardown): {r['in_worker']:.2f} s; in the parent "
+            f"(manifest, sinks, aggregation, study.json): {r['parent']:.2f} s"
+        )
+        print(
+            f"  worker call minus model phases: first experiment {r['first_call']:.2f} s "
+            f"(it includes starting the fork server, once per study, when the backend "
+            f"preloads modules), later ones median {r['later_calls']:.2f} s"
+        )
     with tempfile.TemporaryDirectory() as tmp:
         rows = worker_breakdown(args.cycles, Path(tmp), args.overrides)
-        for key, what in (("overhead", "worker call minus its model phases"),
-                          ("start", "worker start to first phase event (spawn, imports, "
-                                    "snapshot, preflight, meter set-up)"),
-                          ("end", "'done' event to result in the parent (derivation, "
-                                  "CO2, close, pickling, exit)"),
-                          ("model", "model phases (load, warmup, window)")):
+        for key, what in (
+            ("overhead", "worker call minus its model phases"),
+            (
+                "start",
+                "worker start to first phase event (spawn, imports, "
+                "snapshot, preflight, meter set-up)",
+            ),
+            (
+                "end",
+                "'done' event to result in the parent (derivation, CO2, close, pickling, exit)",
+            ),
+            ("model", "model phases (load, warmup, window)"),
+        ):
             values = [r[key] for r in rows]
-            print(f"  {what}: median {statistics.median(values):.2f} s "
-                  f"(min {min(values):.2f}, max {max(values):.2f}, n={len(values)})")
+            print(
+                f"  {what}: median {statistics.median(values):.2f} s "
+                f"(min {min(values):.2f}, max {max(values):.2f}, n={len(values)})"
+            )
     print(f"load average after: {_loadavg()}")
 
 

@@ -72,8 +72,10 @@ def check_imports() -> None:
         except ImportError as exc:
             missing.append(f"{name} ({exc})")
     if missing:
-        sys.exit("missing: " + ", ".join(missing) + " -- carry their wheels (structlog is a "
-                 "llem-core dependency; pynvml is nvidia-ml-py)")
+        sys.exit(
+            "missing: " + ", ".join(missing) + " -- carry their wheels (structlog is a "
+            "llem-core dependency; pynvml is nvidia-ml-py)"
+        )
 
 
 # -- NVML ------------------------------------------------------------------------------
@@ -120,20 +122,27 @@ def make_requests(n: int, vocab: int, seed: int) -> list[Any]:
     from llem.interfaces import Request
 
     rng = random.Random(seed)
-    return [Request(id=i, prompt=None, max_new_tokens=NEW_TOKENS,
-                    input_ids=tuple(rng.randrange(vocab) for _ in range(INPUT_LEN)))
-            for i in range(n)]
+    return [
+        Request(
+            id=i,
+            prompt=None,
+            max_new_tokens=NEW_TOKENS,
+            input_ids=tuple(rng.randrange(vocab) for _ in range(INPUT_LEN)),
+        )
+        for i in range(n)
+    ]
 
 
 def chunks(requests: list[Any], level: str) -> list[list[Any]]:
     if level == "queue":
         return [requests]
     size = int(level)
-    return [requests[i:i + size] for i in range(0, len(requests), size)]
+    return [requests[i : i + size] for i in range(0, len(requests), size)]
 
 
-def run_pair(level: str, requests: list[Any], backend: Any, gpu: Gpu, gen: Any,
-             llem_first: bool) -> list[dict[str, Any]]:
+def run_pair(
+    level: str, requests: list[Any], backend: Any, gpu: Gpu, gen: Any, llem_first: bool
+) -> list[dict[str, Any]]:
     """One window of each variant, interleaved call by call.
 
     Both variants run every batch of the window, one right after the other, the order
@@ -144,18 +153,33 @@ def run_pair(level: str, requests: list[Any], backend: Any, gpu: Gpu, gen: Any,
     from vllm import SamplingParams
 
     batches = chunks(requests, level)
-    bare_params = SamplingParams(max_tokens=NEW_TOKENS, min_tokens=NEW_TOKENS,
-                                 ignore_eos=True, detokenize=False, temperature=0.0)
-    acc = {v: {"tokens": 0, "seconds": 0.0, "energy_j": 0.0, "records": [], "harness": 0.0,
-               "engine": 0.0} for v in ("bare", "llem")}
+    bare_params = SamplingParams(
+        max_tokens=NEW_TOKENS,
+        min_tokens=NEW_TOKENS,
+        ignore_eos=True,
+        detokenize=False,
+        temperature=0.0,
+    )
+    acc = {
+        v: {
+            "tokens": 0,
+            "seconds": 0.0,
+            "energy_j": 0.0,
+            "records": [],
+            "harness": 0.0,
+            "engine": 0.0,
+        }
+        for v in ("bare", "llem")
+    }
     for i, batch in enumerate(batches):
         first = "llem" if llem_first != (i % 2 == 1) else "bare"
         for variant in (first, "bare" if first == "llem" else "llem"):
             a = acc[variant]
             if variant == "bare":
                 prompts = [{"prompt_token_ids": list(r.input_ids)} for r in batch]
-                out, seconds, joules = timed(gpu, backend.llm.generate, prompts, bare_params,
-                                             use_tqdm=False)
+                out, seconds, joules = timed(
+                    gpu, backend.llm.generate, prompts, bare_params, use_tqdm=False
+                )
             else:
                 out, seconds, joules = timed(gpu, backend.generate, batch, gen)
             a["seconds"] += seconds
@@ -170,15 +194,25 @@ def run_pair(level: str, requests: list[Any], backend: Any, gpu: Gpu, gen: Any,
             a["engine"] += lt["engine_s"]
     rows = []
     for variant, a in acc.items():
-        row = {"variant": variant, "level": level, "calls": len(batches),
-               "requests": len(requests), "tokens": a["tokens"], "seconds": a["seconds"],
-               "tok_s": a["tokens"] / a["seconds"], "energy_j": a["energy_j"],
-               "j_per_token": a["energy_j"] / a["tokens"]}
+        row = {
+            "variant": variant,
+            "level": level,
+            "calls": len(batches),
+            "requests": len(requests),
+            "tokens": a["tokens"],
+            "seconds": a["seconds"],
+            "tok_s": a["tokens"] / a["seconds"],
+            "energy_j": a["energy_j"],
+            "j_per_token": a["energy_j"] / a["tokens"],
+        }
         if variant == "llem":
-            row.update(latency_stats(a["records"]), harness_s=a["harness"],
-                       engine_s=a["engine"],
-                       harness_fraction=a["harness"] / (a["harness"] + a["engine"]),
-                       timing_source=a["records"][0].timing_source)
+            row.update(
+                latency_stats(a["records"]),
+                harness_s=a["harness"],
+                engine_s=a["engine"],
+                harness_fraction=a["harness"] / (a["harness"] + a["engine"]),
+                timing_source=a["records"][0].timing_source,
+            )
         rows.append(row)
     return rows
 
@@ -198,15 +232,25 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def latency_stats(records: list[Any]) -> dict[str, Any]:
-    ttft = [(r.t_first_token_ns - r.t_submit_ns) / 1e9 for r in records
-            if r.t_first_token_ns is not None]
-    itl = [(r.t_end_ns - r.t_first_token_ns) / 1e9 / (r.output_tokens - 1) for r in records
-           if r.t_first_token_ns is not None and r.output_tokens > 1]
+    ttft = [
+        (r.t_first_token_ns - r.t_submit_ns) / 1e9
+        for r in records
+        if r.t_first_token_ns is not None
+    ]
+    itl = [
+        (r.t_end_ns - r.t_first_token_ns) / 1e9 / (r.output_tokens - 1)
+        for r in records
+        if r.t_first_token_ns is not None and r.output_tokens > 1
+    ]
     out: dict[str, Any] = {}
     for name, values in (("ttft", ttft), ("itl", itl)):
         if values:
-            out[name] = {"mean": statistics.fmean(values), "p50": percentile(values, 0.5),
-                         "p90": percentile(values, 0.9), "p99": percentile(values, 0.99)}
+            out[name] = {
+                "mean": statistics.fmean(values),
+                "p50": percentile(values, 0.5),
+                "p90": percentile(values, 0.9),
+                "p99": percentile(values, 0.99),
+            }
     return out
 
 
@@ -225,29 +269,39 @@ def calibrate(level: str, backend: Any, vocab: int, gen: Any, window_s: float) -
 def summarise(rows: list[dict[str, Any]], idle_w: float) -> list[dict[str, Any]]:
     summary = []
     for level in LEVELS:
-        by = {v: [r for r in rows if r["level"] == level and r["variant"] == v]
-              for v in ("bare", "llem")}
+        by = {
+            v: [r for r in rows if r["level"] == level and r["variant"] == v]
+            for v in ("bare", "llem")
+        }
         if not by["bare"] or not by["llem"]:
             continue
         med = {v: statistics.median(r["tok_s"] for r in by[v]) for v in by}
         bare_by_rep = {r["rep"]: r["tok_s"] for r in by["bare"]}
-        paired = [r["tok_s"] / bare_by_rep[r["rep"]] for r in by["llem"]
-                  if r["rep"] in bare_by_rep]
+        paired = [r["tok_s"] / bare_by_rep[r["rep"]] for r in by["llem"] if r["rep"] in bare_by_rep]
         llem_rows = by["llem"]
         jpt = statistics.median(r["j_per_token"] for r in llem_rows)
-        adj = statistics.median((r["energy_j"] - idle_w * r["seconds"]) / r["tokens"]
-                                for r in llem_rows)
-        summary.append({
-            "level": level, "reps": min(len(by["bare"]), len(by["llem"])),
-            "bare_tok_s": med["bare"], "llem_tok_s": med["llem"],
-            "ratio_of_medians": med["llem"] / med["bare"],
-            "paired_ratios": paired, "ratio": statistics.median(paired),
-            "llem_j_per_token": jpt, "llem_adjusted_j_per_token": adj,
-            "window_s": statistics.median(r["seconds"] for r in llem_rows),
-            "ttft_mean_s": statistics.fmean(r["ttft"]["mean"] for r in llem_rows if "ttft" in r),
-            "itl_mean_s": statistics.fmean(r["itl"]["mean"] for r in llem_rows if "itl" in r),
-            "harness_fraction": statistics.median(r["harness_fraction"] for r in llem_rows),
-        })
+        adj = statistics.median(
+            (r["energy_j"] - idle_w * r["seconds"]) / r["tokens"] for r in llem_rows
+        )
+        summary.append(
+            {
+                "level": level,
+                "reps": min(len(by["bare"]), len(by["llem"])),
+                "bare_tok_s": med["bare"],
+                "llem_tok_s": med["llem"],
+                "ratio_of_medians": med["llem"] / med["bare"],
+                "paired_ratios": paired,
+                "ratio": statistics.median(paired),
+                "llem_j_per_token": jpt,
+                "llem_adjusted_j_per_token": adj,
+                "window_s": statistics.median(r["seconds"] for r in llem_rows),
+                "ttft_mean_s": statistics.fmean(
+                    r["ttft"]["mean"] for r in llem_rows if "ttft" in r
+                ),
+                "itl_mean_s": statistics.fmean(r["itl"]["mean"] for r in llem_rows if "itl" in r),
+                "harness_fraction": statistics.median(r["harness_fraction"] for r in llem_rows),
+            }
+        )
     return summary
 
 
@@ -256,20 +310,27 @@ def write_report(path: Path, data: dict[str, Any]) -> None:
     path.with_suffix(".json").write_text(json.dumps(data, indent=2, default=str))
     s, env = data["summary"], data["environment"]
     lines = [
-        "# llem-vllm GPU bench: llem's vLLM backend vs a bare LLM.generate loop", "",
-        f"Command: `{data['command']}`", "",
+        "# llem-vllm GPU bench: llem's vLLM backend vs a bare LLM.generate loop",
+        "",
+        f"Command: `{data['command']}`",
+        "",
         f"GPU: {env.get('gpu')} (driver {env.get('driver')}; {env.get('matched')}); "
-        f"vLLM {env.get('vllm')}, torch {env.get('torch')}, Python {env.get('python')}", "",
+        f"vLLM {env.get('vllm')}, torch {env.get('torch')}, Python {env.get('python')}",
+        "",
         f"Model: {MODEL}, random weights, bf16; {INPUT_LEN}-token prompts, {NEW_TOKENS} new "
-        f"tokens (fixed length); max_num_seqs {MAX_NUM_SEQS}; prefix caching off.", "",
+        f"tokens (fixed length); max_num_seqs {MAX_NUM_SEQS}; prefix caching off.",
+        "",
         f"Engine: import {data['engine']['import_s']:.1f} s, start (LLM()) "
         f"{data['engine']['engine_start_s']:.1f} s. Idle power before load "
-        f"{data['idle_w']:.1f} W.", "",
+        f"{data['idle_w']:.1f} W.",
+        "",
         f"GPU memory used: {data['memory']['before_load'] / 2**20:.0f} MiB before load, "
         f"{data['memory']['loaded'] / 2**20:.0f} MiB loaded, "
         f"{data['memory']['after_close'] / 2**20:.0f} MiB after close "
-        f"(returned to baseline: {data['memory']['returned']}).", "",
-        "## Summary (medians over repetitions)", "",
+        f"(returned to baseline: {data['memory']['returned']}).",
+        "",
+        "## Summary (medians over repetitions)",
+        "",
         "| concurrency | reps | bare tok/s | llem tok/s | ratio of medians | median paired "
         "llem/bare | min..max paired | J/token (llem) | adj. J/token | window s | TTFT mean s "
         "| ITL mean s | harness share |",
@@ -282,29 +343,40 @@ def write_report(path: Path, data: dict[str, Any]) -> None:
             f"{min(r['paired_ratios']):.3f}..{max(r['paired_ratios']):.3f} | "
             f"{r['llem_j_per_token']:.4f} | "
             f"{r['llem_adjusted_j_per_token']:.4f} | {r['window_s']:.1f} | "
-            f"{r['ttft_mean_s']:.4f} | {r['itl_mean_s']:.5f} | {r['harness_fraction']:.2%} |")
+            f"{r['ttft_mean_s']:.4f} | {r['itl_mean_s']:.5f} | {r['harness_fraction']:.2%} |"
+        )
     verdict = "PASS" if s and all(r["ratio"] >= 0.98 for r in s) else "FAIL"
-    lines += ["", f"Verdict (median paired llem/bare >= 0.98 at every level): **{verdict}**",
-              "", "Pairing: at `1`/`8`/`64` both variants run every batch of a window back to "
-              "back, the order alternating batch by batch, and a repetition's ratio is "
-              "llem tok/s / bare tok/s over those calls; `queue` is one call per variant, the "
-              "order alternating between repetitions. Seconds and energy are summed over each "
-              "variant's own calls (NVML counter read around every call, so at short calls "
-              "J/token carries the counter's ~100 ms update granularity per call).", "",
-              "`queue`: every request of the window in one call (concurrency capped at "
-              "max_num_seqs), as llem runs an experiment; `1`/`8`/`64`: back-to-back calls "
-              "of that many requests. Both variants share one engine built with "
-              "`disable_log_stats=False` (llem's default, the source of request metrics). "
-              "Harness share: llem's own time (SamplingParams, clock offsets, records) / "
-              "(that + time inside llm.generate).", "",
-              f"Timing source: {data.get('timing_source')}", "",
-              "## Raw windows", "",
-              "| rep | level | variant | calls | requests | tokens | s | tok/s | J | J/token |",
-              "|---|---|---|---|---|---|---|---|---|---|"]
+    lines += [
+        "",
+        f"Verdict (median paired llem/bare >= 0.98 at every level): **{verdict}**",
+        "",
+        "Pairing: at `1`/`8`/`64` both variants run every batch of a window back to "
+        "back, the order alternating batch by batch, and a repetition's ratio is "
+        "llem tok/s / bare tok/s over those calls; `queue` is one call per variant, the "
+        "order alternating between repetitions. Seconds and energy are summed over each "
+        "variant's own calls (NVML counter read around every call, so at short calls "
+        "J/token carries the counter's ~100 ms update granularity per call).",
+        "",
+        "`queue`: every request of the window in one call (concurrency capped at "
+        "max_num_seqs), as llem runs an experiment; `1`/`8`/`64`: back-to-back calls "
+        "of that many requests. Both variants share one engine built with "
+        "`disable_log_stats=False` (llem's default, the source of request metrics). "
+        "Harness share: llem's own time (SamplingParams, clock offsets, records) / "
+        "(that + time inside llm.generate).",
+        "",
+        f"Timing source: {data.get('timing_source')}",
+        "",
+        "## Raw windows",
+        "",
+        "| rep | level | variant | calls | requests | tokens | s | tok/s | J | J/token |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in data["rows"]:
-        lines.append(f"| {r['rep']} | {r['level']} | {r['variant']} | {r['calls']} | "
-                     f"{r['requests']} | {r['tokens']} | {r['seconds']:.2f} | "
-                     f"{r['tok_s']:.0f} | {r['energy_j']:.1f} | {r['j_per_token']:.5f} |")
+        lines.append(
+            f"| {r['rep']} | {r['level']} | {r['variant']} | {r['calls']} | "
+            f"{r['requests']} | {r['tokens']} | {r['seconds']:.2f} | "
+            f"{r['tok_s']:.0f} | {r['energy_j']:.1f} | {r['j_per_token']:.5f} |"
+        )
     if data.get("stopped_early"):
         lines += ["", f"Stopped early: {data['stopped_early']}"]
     path.write_text("\n".join(lines) + "\n")
@@ -319,10 +391,13 @@ def main() -> int:
     ap.add_argument("--idle-s", type=float, default=5.0)
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
-    out = args.out or (Path(os.environ["OUT"]) / "vllm_bench.md" if os.environ.get("OUT")
-                       else REPO / "bench" / "results" / "vllm_bench.md")
+    out = args.out or (
+        Path(os.environ["OUT"]) / "vllm_bench.md"
+        if os.environ.get("OUT")
+        else REPO / "bench" / "results" / "vllm_bench.md"
+    )
     check_imports()
-    from llem.config.model import ExperimentConfig, GenerationConfig
+    from llem.config.schema import ExperimentConfig, GenerationConfig
     from llem_vllm.backend import VllmBackend
     from llem_vllm.config import VllmConfig
 
@@ -330,9 +405,14 @@ def main() -> int:
     say(f"GPU {gpu.name}, {gpu.matched}; idle power for {args.idle_s} s")
     mem_before, idle_w = gpu.memory_used(), gpu.idle_power(args.idle_s)
     section = VllmConfig(max_num_seqs=MAX_NUM_SEQS, enable_prefix_caching=False)
-    cfg = ExperimentConfig(model=MODEL, backend="vllm", weights="random", precision="bf16",
-                           sections={"vllm": section},
-                           generation=GenerationConfig(max_new_tokens=NEW_TOKENS))
+    cfg = ExperimentConfig(
+        model=MODEL,
+        backend="vllm",
+        weights="random",
+        precision="bf16",
+        sections={"vllm": section},
+        generation=GenerationConfig(max_new_tokens=NEW_TOKENS),
+    )
     gen = cfg.generation
     backend = VllmBackend(section)
     problems = backend.preflight(cfg)
@@ -346,22 +426,26 @@ def main() -> int:
     say(f"engine up: {backend.load_details['engine_start_s']:.1f} s start")
     mem_loaded = gpu.memory_used()
     vocab = backend.vocab_size
-    data: dict[str, Any] = {"command": " ".join([sys.executable, *sys.argv]),
-                            "idle_w": idle_w, "engine": backend.load_details, "rows": []}
+    data: dict[str, Any] = {
+        "command": " ".join([sys.executable, *sys.argv]),
+        "idle_w": idle_w,
+        "engine": backend.load_details,
+        "rows": [],
+    }
     try:
         warm = make_requests(MAX_NUM_SEQS, vocab, seed=7)
         for _ in range(2):
             backend.generate(warm, gen)
         sizes = {lv: calibrate(lv, backend, vocab, gen, args.window_s) for lv in LEVELS}
-        workloads = {lv: make_requests(n, vocab, seed=i)
-                     for i, (lv, n) in enumerate(sizes.items())}
+        workloads = {lv: make_requests(n, vocab, seed=i) for i, (lv, n) in enumerate(sizes.items())}
         say(f"requests per window: {sizes}")
         rep_time = None
         for rep in range(args.reps):
             elapsed = time.perf_counter() - T0
             if rep_time and elapsed + rep_time > args.deadline_s:
-                data["stopped_early"] = (f"after {rep} repetitions at {elapsed:.0f} s "
-                                         f"(deadline {args.deadline_s:.0f} s)")
+                data["stopped_early"] = (
+                    f"after {rep} repetitions at {elapsed:.0f} s (deadline {args.deadline_s:.0f} s)"
+                )
                 break
             start = time.perf_counter()
             for level in LEVELS:
@@ -370,24 +454,33 @@ def main() -> int:
                     row["rep"] = rep
                     variant = row["variant"]
                     data["rows"].append(row)
-                    say(f"rep {rep} level {level:>5} {variant:4}: {row['tok_s']:8.0f} tok/s, "
-                        f"{row['j_per_token']:.4f} J/token, {row['seconds']:.1f} s")
+                    say(
+                        f"rep {rep} level {level:>5} {variant:4}: {row['tok_s']:8.0f} tok/s, "
+                        f"{row['j_per_token']:.4f} J/token, {row['seconds']:.1f} s"
+                    )
                     data["timing_source"] = row.get("timing_source", data.get("timing_source"))
             rep_time = time.perf_counter() - start
     finally:
         backend.close()
         time.sleep(3)
         mem_after = gpu.memory_used()
-        data["memory"] = {"before_load": mem_before, "loaded": mem_loaded,
-                          "after_close": mem_after,
-                          "returned": mem_after <= mem_before + 256 * 2**20}
+        data["memory"] = {
+            "before_load": mem_before,
+            "loaded": mem_loaded,
+            "after_close": mem_after,
+            "returned": mem_after <= mem_before + 256 * 2**20,
+        }
         import vllm
 
         torch = sys.modules.get("torch")
-        data["environment"] = {"gpu": gpu.name, "driver": gpu.driver, "matched": gpu.matched,
-                               "vllm": getattr(vllm, "__version__", "?"),
-                               "torch": getattr(torch, "__version__", "?"),
-                               "python": platform.python_version()}
+        data["environment"] = {
+            "gpu": gpu.name,
+            "driver": gpu.driver,
+            "matched": gpu.matched,
+            "vllm": getattr(vllm, "__version__", "?"),
+            "torch": getattr(torch, "__version__", "?"),
+            "python": platform.python_version(),
+        }
         data["summary"] = summarise(data["rows"], idle_w)
         write_report(out, data)
         say(f"wrote {out}")

@@ -66,8 +66,9 @@ def announce_entry_points() -> list[str]:
             continue
         info = root / f"{dist.replace('-', '_')}-0.0.0+source.dist-info"
         info.mkdir()
-        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\n"
-                                       "Version: 0.0.0+source\n")
+        (info / "METADATA").write_text(
+            f"Metadata-Version: 2.1\nName: {dist}\nVersion: 0.0.0+source\n"
+        )
         (info / "entry_points.txt").write_text(f"[llem]\n{name} = {package}\n")
         added.append(name)
     sys.path.insert(0, str(root))
@@ -98,7 +99,7 @@ def gpu_facts(index: int) -> dict[str, Any]:
 
 def run_pipeline(args: argparse.Namespace, run_dir: Path) -> dict[str, Any]:
     """One llem experiment (zeus primary, nvml cross-check); enlarged once if too short."""
-    from llem.config.model import (
+    from llem.config.schema import (
         BaselineConfig,
         DatasetConfig,
         EnergyConfig,
@@ -116,8 +117,11 @@ def run_pipeline(args: argparse.Namespace, run_dir: Path) -> dict[str, Any]:
     prompts = args.prompts
     for attempt in (1, 2):
         cfg = ExperimentConfig(
-            model="builtin:llama-3.2-1b", backend="pytorch", weights="random",
-            precision="bf16", name="zeus-crosscheck",
+            model="builtin:llama-3.2-1b",
+            backend="pytorch",
+            weights="random",
+            precision="bf16",
+            name="zeus-crosscheck",
             dataset=DatasetConfig(num_prompts=prompts, input_len=256),
             generation=GenerationConfig(max_new_tokens=args.new_tokens),
             warmup=WarmupConfig(runs=1, thermal_floor_s=args.thermal_floor_s),
@@ -130,8 +134,12 @@ def run_pipeline(args: argparse.Namespace, run_dir: Path) -> dict[str, Any]:
         )
         result = run_experiment(cfg, out_dir=run_dir, progress=False)
         if result.status != "ok":
-            return {"mode": "pipeline", "ok": False, "error": converter.unstructure(result.error),
-                    "prompts": prompts}
+            return {
+                "mode": "pipeline",
+                "ok": False,
+                "error": converter.unstructure(result.error),
+                "prompts": prompts,
+            }
         window_s = result.phases.window_s if result.phases else None
         if window_s is None or window_s >= args.min_window_s or attempt == 2:
             break
@@ -143,18 +151,30 @@ def run_pipeline(args: argparse.Namespace, run_dir: Path) -> dict[str, Any]:
     readings = {r.meter: r for r in energy.readings}
     zeus, nvml = readings.get("zeus"), readings.get("nvml")
     if zeus is None or nvml is None or zeus.gpu_total_j is None or nvml.gpu_total_j is None:
-        return {"mode": "pipeline", "ok": False, "window_s": window_s,
-                "error": "a zeus or nvml GPU reading is missing",
-                "energy": converter.unstructure(energy)}
+        return {
+            "mode": "pipeline",
+            "ok": False,
+            "window_s": window_s,
+            "error": "a zeus or nvml GPU reading is missing",
+            "energy": converter.unstructure(energy),
+        }
     rel = (zeus.gpu_total_j - nvml.gpu_total_j) / nvml.gpu_total_j
     return {
-        "mode": "pipeline", "prompts": prompts, "new_tokens": args.new_tokens,
+        "mode": "pipeline",
+        "prompts": prompts,
+        "new_tokens": args.new_tokens,
         "batch_size": args.batch_size,
-        "window_s": window_s, "zeus_gpu_j": dict(zeus.gpu_j), "nvml_gpu_j": dict(nvml.gpu_j),
-        "rel_diff": rel, "core_rel_diff": dict(energy.cross_check_rel_diff),
-        "zeus_method": zeus.method, "nvml_method": nvml.method,
-        "zeus_notes": list(zeus.notes), "nvml_notes": list(nvml.notes),
-        "zeus_cpu_j": zeus.cpu_j, "zeus_dram_j": zeus.dram_j,
+        "window_s": window_s,
+        "zeus_gpu_j": dict(zeus.gpu_j),
+        "nvml_gpu_j": dict(nvml.gpu_j),
+        "rel_diff": rel,
+        "core_rel_diff": dict(energy.cross_check_rel_diff),
+        "zeus_method": zeus.method,
+        "nvml_method": nvml.method,
+        "zeus_notes": list(zeus.notes),
+        "nvml_notes": list(nvml.notes),
+        "zeus_cpu_j": zeus.cpu_j,
+        "zeus_dram_j": zeus.dram_j,
         "output_tokens": result.workload.output_tokens if result.workload else None,
         "warnings": [w.code for w in result.warnings],
         "energy": converter.unstructure(energy),
@@ -181,9 +201,16 @@ def run_direct(args: argparse.Namespace) -> dict[str, Any]:
         resolved_by = "llem.telemetry.devices.resolve_devices"
     except ImportError:
         bus_id = pynvml.nvmlDeviceGetPciInfo(handle).busId
-        devices = (Device(cuda_index=0, nvml_index=pynvml.nvmlDeviceGetIndex(handle),
-                          uuid=cuda_uuid, pci_bus_id=_text(bus_id), name=props.name,
-                          memory_total_bytes=props.total_memory),)
+        devices = (
+            Device(
+                cuda_index=0,
+                nvml_index=pynvml.nvmlDeviceGetIndex(handle),
+                uuid=cuda_uuid,
+                pci_bus_id=_text(bus_id),
+                name=props.name,
+                memory_total_bytes=props.total_memory,
+            ),
+        )
         resolved_by = "torch UUID (resolve_devices not available)"
     meter = ZeusMeter()
     meter.prepare(devices)
@@ -208,20 +235,31 @@ def run_direct(args: argparse.Namespace) -> dict[str, Any]:
     zeus_j = reading.gpu_total_j
     rel = None if zeus_j is None else (zeus_j - raw_j) / raw_j
     return {
-        "mode": "direct", "cuda_uuid": cuda_uuid, "devices": [d.uuid for d in devices],
-        "resolved_by": resolved_by, "identity_ok": devices[0].uuid == cuda_uuid,
-        "window_s": window_s, "zeus_gpu_j": dict(reading.gpu_j or {}), "raw_counter_j": raw_j,
-        "rel_diff": rel, "zeus_method": reading.method, "zeus_cpu_j": reading.cpu_j,
-        "zeus_dram_j": reading.dram_j, "zeus_notes": list(reading.notes),
+        "mode": "direct",
+        "cuda_uuid": cuda_uuid,
+        "devices": [d.uuid for d in devices],
+        "resolved_by": resolved_by,
+        "identity_ok": devices[0].uuid == cuda_uuid,
+        "window_s": window_s,
+        "zeus_gpu_j": dict(reading.gpu_j or {}),
+        "raw_counter_j": raw_j,
+        "rel_diff": rel,
+        "zeus_method": reading.method,
+        "zeus_cpu_j": reading.cpu_j,
+        "zeus_dram_j": reading.dram_j,
+        "zeus_notes": list(reading.notes),
         "zeus_details": dict(reading.details),
-        "ok": rel is not None and abs(rel) <= args.tolerance and devices[0].uuid == cuda_uuid
+        "ok": rel is not None
+        and abs(rel) <= args.tolerance
+        and devices[0].uuid == cuda_uuid
         and window_s >= args.min_window_s,
     }
 
 
 def report(args: argparse.Namespace, facts: dict, outcomes: list[dict], added: list[str]) -> str:
     lines = [
-        "# llem-zeus cross-check: Zeus vs NVML GPU energy over one window", "",
+        "# llem-zeus cross-check: Zeus vs NVML GPU energy over one window",
+        "",
         f"- command: `{' '.join([Path(sys.executable).name, *sys.argv])}`",
         f"- date (UTC): {time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime())}",
         f"- host: {platform.node()}, python {platform.python_version()}",
@@ -230,7 +268,8 @@ def report(args: argparse.Namespace, facts: dict, outcomes: list[dict], added: l
         f"{facts.get('persistence_mode')}, {facts.get('temperature_c')} degC at start",
         f"- versions: {_versions()}",
         f"- entry points announced from the source tree: {', '.join(added) or 'none'}",
-        f"- tolerance {args.tolerance:.1%}, minimum window {args.min_window_s} s", "",
+        f"- tolerance {args.tolerance:.1%}, minimum window {args.min_window_s} s",
+        "",
         "| mode | window s | Zeus GPU J | reference GPU J | rel. diff | pass |",
         "|---|---:|---:|---:|---:|---|",
     ]
@@ -240,10 +279,20 @@ def report(args: argparse.Namespace, facts: dict, outcomes: list[dict], added: l
         rel = o.get("rel_diff")
         lines.append(
             f"| {o['mode']} | {_num(o.get('window_s'))} | {_num(zeus)} | {_num(ref)} | "
-            f"{'-' if rel is None else f'{rel:+.4%}'} | {'yes' if o.get('ok') else 'NO'} |")
-    lines += ["", "Reference: the llem nvml meter (pipeline) or this script's raw "
-              "nvmlDeviceGetTotalEnergyConsumption reads at the same edges (direct).", "",
-              "## Raw", "", "```json", json.dumps(outcomes, indent=2, default=str), "```", ""]
+            f"{'-' if rel is None else f'{rel:+.4%}'} | {'yes' if o.get('ok') else 'NO'} |"
+        )
+    lines += [
+        "",
+        "Reference: the llem nvml meter (pipeline) or this script's raw "
+        "nvmlDeviceGetTotalEnergyConsumption reads at the same edges (direct).",
+        "",
+        "## Raw",
+        "",
+        "```json",
+        json.dumps(outcomes, indent=2, default=str),
+        "```",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -279,8 +328,11 @@ def main() -> int:
     parser.add_argument("--min-window-s", type=float, default=10.0)
     parser.add_argument("--tolerance", type=float, default=0.01)
     args = parser.parse_args()
-    out = args.out or (Path(os.environ["OUT"]) / "zeus_crosscheck.md" if os.environ.get("OUT")
-                       else REPO / "bench" / "results" / "zeus_crosscheck.md")
+    out = args.out or (
+        Path(os.environ["OUT"]) / "zeus_crosscheck.md"
+        if os.environ.get("OUT")
+        else REPO / "bench" / "results" / "zeus_crosscheck.md"
+    )
     use_source_tree()
     added = announce_entry_points()
     try:
@@ -309,9 +361,12 @@ def _guarded(fn: Any, *args: Any) -> dict[str, Any]:
     try:
         return fn(*args)
     except Exception as exc:
-        return {"mode": fn.__name__.removeprefix("run_"), "ok": False,
-                "error": f"{type(exc).__name__}: {exc}",
-                "traceback": traceback.format_exc()[-3000:]}
+        return {
+            "mode": fn.__name__.removeprefix("run_"),
+            "ok": False,
+            "error": f"{type(exc).__name__}: {exc}",
+            "traceback": traceback.format_exc()[-3000:],
+        }
 
 
 if __name__ == "__main__":

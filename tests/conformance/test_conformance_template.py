@@ -11,8 +11,9 @@ from llem.testing import BackendConformance
 try:
     from llem_echo.backend import EchoBackend
 except ImportError:  # not pip-installed: use the source tree (the entry-point check skips)
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2]
-                           / "examples" / "plugin-template" / "src"))
+    sys.path.insert(
+        0, str(Path(__file__).resolve().parents[2] / "examples" / "plugin-template" / "src")
+    )
     from llem_echo.backend import EchoBackend
 
 

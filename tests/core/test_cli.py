@@ -12,9 +12,9 @@ import structlog
 from click.testing import CliRunner
 from llem import logs
 from llem.cli import cli
-from llem.config import preview
 from llem.errors import Interrupted
-from llem.results.model import StudyResult
+from llem.plan import preview
+from llem.results.schema import StudyResult
 
 from tests.core.config.fake_plugins import (
     CommandPlugin,
@@ -35,10 +35,15 @@ def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     monkeypatch.delenv("LLEM_DEBUG", raising=False)
     monkeypatch.setenv("LLEM_USER_CONFIG", "")
     monkeypatch.setenv("COLUMNS", "200")
-    use_fake_plugins(monkeypatch, [*standard_entry_points(),
-                                   FakeEntryPoint("cmds", CommandPlugin(), "llem-cmds")])
-    monkeypatch.setattr(preview.Gpus, "discover",
-                        classmethod(lambda cls: cls({}, (), "NVML Shared Library Not Found")))
+    use_fake_plugins(
+        monkeypatch,
+        [*standard_entry_points(), FakeEntryPoint("cmds", CommandPlugin(), "llem-cmds")],
+    )
+    monkeypatch.setattr(
+        preview.Gpus,
+        "discover",
+        classmethod(lambda cls: cls({}, (), "NVML Shared Library Not Found")),
+    )
     monkeypatch.chdir(tmp_path)
     yield
     forget_registry()
@@ -88,8 +93,11 @@ def test_version_lists_core_and_plugins():
 
 
 def test_dry_run_table_lists_experiments_params_memory_and_time():
-    path = write("s.yaml", "name: s\nmodel: builtin:llama-3.1-8b\nbackend: alpha\n"
-                           "sweep:\n  precision: [fp32, bf16]\n  alpha.batch_size: [1, 4]\n")
+    path = write(
+        "s.yaml",
+        "name: s\nmodel: builtin:llama-3.1-8b\nbackend: alpha\n"
+        "sweep:\n  precision: [fp32, bf16]\n  alpha.batch_size: [1, 4]\n",
+    )
     result = invoke("run", path, "--dry-run")
     assert result.exit_code == 0, result.output
     out = result.output
@@ -101,10 +109,14 @@ def test_dry_run_table_lists_experiments_params_memory_and_time():
 
 
 def test_dry_run_flags_experiments_that_will_not_fit(monkeypatch):
-    monkeypatch.setattr(preview.Gpus, "discover",
-                        classmethod(lambda cls: cls({0: 24 * GiB}, ("NVIDIA L4 (24 GiB)",))))
-    path = write("s.yaml", "model: builtin:llama-3.1-8b\nbackend: alpha\n"
-                           "sweep:\n  precision: [fp32, bf16]\n")
+    monkeypatch.setattr(
+        preview.Gpus,
+        "discover",
+        classmethod(lambda cls: cls({0: 24 * GiB}, ("NVIDIA L4 (24 GiB)",))),
+    )
+    path = write(
+        "s.yaml", "model: builtin:llama-3.1-8b\nbackend: alpha\nsweep:\n  precision: [fp32, bf16]\n"
+    )
     result = invoke("run", path, "--dry-run")
     assert result.exit_code == 0
     assert "WON'T FIT" in result.output and "fits" in result.output
@@ -152,8 +164,18 @@ def test_model_and_backend_flags_override_the_file_and_are_recorded(monkeypatch)
 
     monkeypatch.setattr(llem.run.study, "run_study", fake_run_study)
     path = write("a.yaml", "model: m\nbackend: beta\n")
-    result = invoke("run", path, "--backend", "alpha", "--set", "alpha.batch_size=2",
-                    "--profile", "quick", "--out", "outdir")
+    result = invoke(
+        "run",
+        path,
+        "--backend",
+        "alpha",
+        "--set",
+        "alpha.batch_size=2",
+        "--profile",
+        "quick",
+        "--out",
+        "outdir",
+    )
     assert result.exit_code == 0, result.output
     study = seen["study"]
     assert study.experiments[0].backend == "alpha"
@@ -161,9 +183,16 @@ def test_model_and_backend_flags_override_the_file_and_are_recorded(monkeypatch)
     assert study.profile == "quick" and seen["out_dir"] == Path("outdir")
 
 
-@pytest.mark.parametrize("outcome,code", [("complete", 0), ("failed", 1),
-                                          ("interrupted", 1), (Interrupted("stopped"), 130),
-                                          (KeyboardInterrupt(), 130)])
+@pytest.mark.parametrize(
+    "outcome,code",
+    [
+        ("complete", 0),
+        ("failed", 1),
+        ("interrupted", 1),
+        (Interrupted("stopped"), 130),
+        (KeyboardInterrupt(), 130),
+    ],
+)
 def test_run_exit_codes(monkeypatch, outcome, code):
     def fake_run_study(study, *, out_dir=None, progress=True):
         if isinstance(outcome, BaseException):
@@ -192,20 +221,27 @@ def test_resume_calls_resume_study(monkeypatch, tmp_path):
 
 
 def test_llem_config_lists_plugins_gpus_and_user_config(monkeypatch, tmp_path):
-    eps = [*standard_entry_points(),
-           FakeEntryPoint("vllm", ImportError("No module named 'vllm_thing'"), "llem-vllm",
-                          "0.1.0"),
-           FakeEntryPoint("zeus", object(), "llem-zeus", "0.2")]
+    eps = [
+        *standard_entry_points(),
+        FakeEntryPoint("vllm", ImportError("No module named 'vllm_thing'"), "llem-vllm", "0.1.0"),
+        FakeEntryPoint("zeus", object(), "llem-zeus", "0.2"),
+    ]
     use_fake_plugins(monkeypatch, eps, only="alpha,beta,meters,vllm")
     user = tmp_path / "user.yaml"
     user.write_text("output: {dir: /data}\n")
     monkeypatch.setenv("LLEM_USER_CONFIG", str(user))
     result = invoke("config")
     assert result.exit_code == 0, result.output
-    lines = {line.strip("│┃ ").split()[0]: line
-             for line in result.output.splitlines() if line.strip("│┃ ")}
-    assert "backend:alpha" in lines["alpha"] and "llem-alpha" in lines["alpha"] \
+    lines = {
+        line.strip("│┃ ").split()[0]: line
+        for line in result.output.splitlines()
+        if line.strip("│┃ ")
+    }
+    assert (
+        "backend:alpha" in lines["alpha"]
+        and "llem-alpha" in lines["alpha"]
         and "ok" in lines["alpha"]
+    )
     assert "missing requirement" in lines["beta"] and "pip install betaengine" in lines["beta"]
     assert "broken" in lines["vllm"] and "No module named 'vllm_thing'" in lines["vllm"]
     assert "disabled" in lines["zeus"]

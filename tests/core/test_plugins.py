@@ -33,7 +33,8 @@ def test_third_party_distribution_is_discovered_through_its_entry_point(tmp_path
     """A real dist-info on sys.path, found by importlib.metadata like an installed wheel."""
     pkg = tmp_path / "llem_thirdparty_demo"
     pkg.mkdir()
-    (pkg / "__init__.py").write_text(textwrap.dedent("""
+    (pkg / "__init__.py").write_text(
+        textwrap.dedent("""
         import attrs
         from llem import Backend, hookimpl
 
@@ -48,15 +49,15 @@ def test_third_party_distribution_is_discovered_through_its_entry_point(tmp_path
         @hookimpl
         def register_backends(register):
             register(DemoBackend)
-    """))
+    """)
+    )
     announce(tmp_path, "llem-thirdparty-demo", "0.7", "demo3p", "llem_thirdparty_demo")
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setenv("LLEM_PLUGINS", "demo3p")
     registry = load_registry("demo3p")
     assert "demo3p" in registry.backends
     info = next(p for p in registry.plugins if p.name == "demo3p")
-    assert (info.distribution, info.version, info.status) == ("llem-thirdparty-demo", "0.7",
-                                                              "ok")
+    assert (info.distribution, info.version, info.status) == ("llem-thirdparty-demo", "0.7", "ok")
     assert info.components == ("backend:demo3p",)
     assert registry.backends["demo3p"].distribution == "llem-thirdparty-demo"
     sys.modules.pop("llem_thirdparty_demo", None)
@@ -84,9 +85,12 @@ def test_empty_llem_plugins_loads_only_builtins(monkeypatch):
 
 
 def test_broken_plugin_is_listed_and_only_its_use_fails(monkeypatch):
-    eps = [*standard_entry_points(),
-           FakeEntryPoint("vllm", ImportError("No module named 'llem_vllm.engine'"),
-                          "llem-vllm", "0.1.0")]
+    eps = [
+        *standard_entry_points(),
+        FakeEntryPoint(
+            "vllm", ImportError("No module named 'llem_vllm.engine'"), "llem-vllm", "0.1.0"
+        ),
+    ]
     registry = use_fake_plugins(monkeypatch, eps)
     broken = next(p for p in registry.plugins if p.name == "vllm")
     assert broken.status == "broken" and "No module named" in (broken.error or "")
@@ -106,8 +110,10 @@ def test_plugin_whose_hook_raises_is_broken(monkeypatch):
 
 
 def test_two_components_with_one_name_is_an_error_naming_both_distributions(monkeypatch):
-    eps = [FakeEntryPoint("alpha", AlphaPlugin(), "llem-alpha"),
-           FakeEntryPoint("clash", ClashPlugin(), "llem-clash")]
+    eps = [
+        FakeEntryPoint("alpha", AlphaPlugin(), "llem-alpha"),
+        FakeEntryPoint("clash", ClashPlugin(), "llem-clash"),
+    ]
     registry = use_fake_plugins(monkeypatch, eps)
     with pytest.raises(PluginError) as info:
         registry.get("backend", "alpha")
@@ -135,11 +141,12 @@ def test_loading_the_registry_imports_no_engine():
     """Plugins must stay cheap to import: engines are imported in the worker only."""
     import subprocess
 
-    code = ("import sys; from llem.plugins import get_registry; get_registry(); "
-            "print(sorted(m for m in ('torch', 'transformers', 'vllm', 'zeus', 'codecarbon', "
-            "'tensorrt_llm') if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True)
+    code = (
+        "import sys; from llem.plugins import get_registry; get_registry(); "
+        "print(sorted(m for m in ('torch', 'transformers', 'vllm', 'zeus', 'codecarbon', "
+        "'tensorrt_llm') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
 
@@ -151,7 +158,8 @@ def test_listing_commands_imports_no_component(tmp_path):
 
     pkg = tmp_path / "llem_lazy_demo"
     pkg.mkdir()
-    (pkg / "__init__.py").write_text(textwrap.dedent("""
+    (pkg / "__init__.py").write_text(
+        textwrap.dedent("""
         from llem import hookimpl
 
         @hookimpl
@@ -164,17 +172,28 @@ def test_listing_commands_imports_no_component(tmp_path):
             @cli.command(name="lazy-demo")
             def lazy_demo():
                 \"\"\"A command of the demo plugin.\"\"\"
-    """))
-    (pkg / "backend.py").write_text(textwrap.dedent("""
+    """)
+    )
+    (pkg / "backend.py").write_text(
+        textwrap.dedent("""
         from llem import Backend
 
         class LazyBackend(Backend):
             name = "lazydemo"
-    """))
+    """)
+    )
     announce(tmp_path, "llem-lazy-demo", "0.1", "lazydemo", "llem_lazy_demo")
-    components = ("llem_lazy_demo.backend", "llem.telemetry.nvml_meter", "llem.results.sinks",
-                  "llem_pytorch.backend", "llem_vllm.backend", "llem_trtllm.backend",
-                  "llem_zeus.meter", "llem_codecarbon.meter", "structlog")
+    components = (
+        "llem_lazy_demo.backend",
+        "llem.telemetry.nvml_meter",
+        "llem.results.sinks",
+        "llem_pytorch.backend",
+        "llem_vllm.backend",
+        "llem_trtllm.backend",
+        "llem_zeus.meter",
+        "llem_codecarbon.meter",
+        "structlog",
+    )
     code = textwrap.dedent(f"""
         import sys
         from llem.cli import cli
@@ -189,8 +208,9 @@ def test_listing_commands_imports_no_component(tmp_path):
     """)
     env = {k: v for k, v in os.environ.items() if k != "LLEM_PLUGINS"}
     env["PYTHONPATH"] = os.pathsep.join([str(tmp_path), *sys.path])
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         env=env, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    ).stdout
     assert "lazy-demo" in out and "A command of the demo plugin." in out
     assert "HOOKS: True" in out
     assert "IMPORTED: []" in out

@@ -94,7 +94,7 @@ class FakeBackend(Backend):
         self.calls.append((len(requests), gen.max_new_tokens))
         records = []
         for start in range(0, len(requests), s.batch_size):
-            batch = requests[start:start + s.batch_size]
+            batch = requests[start : start + s.batch_size]
             records += self._batch(batch)
         if s.records_short:
             records = records[:-1]
@@ -119,13 +119,19 @@ class FakeBackend(Backend):
         out = []
         for r in batch:
             times = tuple(t_first + step * i for i in range(r.max_new_tokens))
-            out.append(RequestRecord(
-                request_id=r.id,
-                input_tokens=len(r.input_ids) if r.input_ids is not None else len(r.prompt.split()),
-                output_tokens=r.max_new_tokens, t_submit_ns=t_submit,
-                t_first_token_ns=None if s.no_first_token else t_first,
-                t_end_ns=t_end, token_times_ns=None if s.no_first_token else times,
-            ))
+            out.append(
+                RequestRecord(
+                    request_id=r.id,
+                    input_tokens=len(r.input_ids)
+                    if r.input_ids is not None
+                    else len(r.prompt.split()),
+                    output_tokens=r.max_new_tokens,
+                    t_submit_ns=t_submit,
+                    t_first_token_ns=None if s.no_first_token else t_first,
+                    t_end_ns=t_end,
+                    token_times_ns=None if s.no_first_token else times,
+                )
+            )
         return out
 
     def _crash_if(self, where: str) -> None:

@@ -28,8 +28,13 @@ from tests.fakes import backend as fake_backend
 
 FAKE_PYNVML = Path(__file__).with_name("pynvml.py")
 
-__all__ = ["fake_nvml", "fake_registry", "load_fake_pynvml", "prepare_worker_machine",
-           "worker_machine"]
+__all__ = [
+    "fake_nvml",
+    "fake_registry",
+    "load_fake_pynvml",
+    "prepare_worker_machine",
+    "worker_machine",
+]
 
 
 def load_fake_pynvml() -> Any:
@@ -63,8 +68,7 @@ def worker_machine(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Callable[
     return prepare_worker_machine(monkeypatch, tmp_path)
 
 
-def prepare_worker_machine(monkeypatch: pytest.MonkeyPatch,
-                           tmp_path: Path) -> Callable[..., Path]:
+def prepare_worker_machine(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Callable[..., Path]:
     """The body of the ``worker_machine`` fixture, for modules that name it otherwise."""
     site = tmp_path / "fake-site"
     site.mkdir()
@@ -81,9 +85,10 @@ def prepare_worker_machine(monkeypatch: pytest.MonkeyPatch,
     importlib.invalidate_caches()
 
     def setup(gpus: list[dict[str, Any]] | None = None, available: bool = True) -> Path:
-        monkeypatch.setenv("LLEM_FAKE_NVML",
-                           json.dumps({"gpus": gpus if gpus is not None else [{}],
-                                       "available": available}))
+        monkeypatch.setenv(
+            "LLEM_FAKE_NVML",
+            json.dumps({"gpus": gpus if gpus is not None else [{}], "available": available}),
+        )
         return site
 
     return setup

@@ -137,7 +137,8 @@ def _make_error_classes() -> None:
     module = globals()
     for err_name in [n for n in module if n.startswith("NVML_ERROR_")]:
         class_name = "NVMLError_" + string.capwords(
-            err_name.replace("NVML_ERROR_", ""), "_").replace("_", "")
+            err_name.replace("NVML_ERROR_", ""), "_"
+        ).replace("_", "")
         value = module[err_name]
 
         def new(cls, *args, _value=value):  # type: ignore[no-untyped-def]
@@ -263,8 +264,13 @@ class _Gpu:
 
 
 class _Machine:
-    def __init__(self, gpus: list[dict[str, Any]], available: bool = True,
-                 driver: str = "580.159.04", cuda_driver: int = 13000) -> None:
+    def __init__(
+        self,
+        gpus: list[dict[str, Any]],
+        available: bool = True,
+        driver: str = "580.159.04",
+        cuda_driver: int = 13000,
+    ) -> None:
         self.gpus = [_Gpu(i, g) for i, g in enumerate(gpus)]
         self.available = available
         self.driver = driver
@@ -278,15 +284,23 @@ def _machine_from_env() -> _Machine:
     if not raw:
         return _Machine([{}])
     spec = json.loads(raw)
-    return _Machine(spec.get("gpus", [{}]), spec.get("available", True),
-                    spec.get("driver", "580.159.04"), spec.get("cuda_driver", 13000))
+    return _Machine(
+        spec.get("gpus", [{}]),
+        spec.get("available", True),
+        spec.get("driver", "580.159.04"),
+        spec.get("cuda_driver", 13000),
+    )
 
 
 _machine = _machine_from_env()
 
 
-def configure(gpus: list[dict[str, Any]] | None = None, available: bool = True,
-              driver: str = "580.159.04", cuda_driver: int = 13000) -> None:
+def configure(
+    gpus: list[dict[str, Any]] | None = None,
+    available: bool = True,
+    driver: str = "580.159.04",
+    cuda_driver: int = 13000,
+) -> None:
     """Test helper: replace the simulated machine (GPU specs override DEFAULT_GPU)."""
     global _machine
     initialised = _machine.initialised if available else 0  # nvmlInit survives a re-configure
@@ -412,9 +426,15 @@ def nvmlDeviceGetUUID(handle: c_nvmlDevice_t) -> str:  # noqa: N802
 def nvmlDeviceGetPciInfo(handle: c_nvmlDevice_t) -> _Friendly:  # noqa: N802
     gpu = _gpu(handle, "nvmlDeviceGetPciInfo")
     domain, bus, device, function = _bus_key(gpu["pci_bus_id"])
-    return _Friendly(busId=gpu["pci_bus_id"], busIdLegacy=gpu["pci_bus_id"][4:],
-                     domain=domain, bus=bus, device=device, pciDeviceId=0x233010DE,
-                     pciSubSystemId=0x16C110DE)
+    return _Friendly(
+        busId=gpu["pci_bus_id"],
+        busIdLegacy=gpu["pci_bus_id"][4:],
+        domain=domain,
+        bus=bus,
+        device=device,
+        pciDeviceId=0x233010DE,
+        pciSubSystemId=0x16C110DE,
+    )
 
 
 nvmlDeviceGetPciInfo_v3 = nvmlDeviceGetPciInfo
@@ -487,8 +507,10 @@ def nvmlDeviceGetFieldValues(handle: c_nvmlDevice_t, fieldIds: list) -> Any:  # 
         except TypeError:
             values[i].fieldId = field_id
         values[i].timestamp = int(time.time() * 1e6)
-        if values[i].fieldId in (NVML_FI_DEV_POWER_INSTANT, NVML_FI_DEV_POWER_AVERAGE) \
-                and gpu["power_instant"]:
+        if (
+            values[i].fieldId in (NVML_FI_DEV_POWER_INSTANT, NVML_FI_DEV_POWER_AVERAGE)
+            and gpu["power_instant"]
+        ):
             values[i].valueType = NVML_VALUE_TYPE_UNSIGNED_INT
             values[i].value.uiVal = int(round(gpu.power_w() * 1000))
             values[i].nvmlReturn = NVML_SUCCESS
@@ -511,8 +533,15 @@ def nvmlDeviceGetCurrentClocksThrottleReasons(handle: c_nvmlDevice_t) -> int:  #
 
 def nvmlDeviceGetComputeRunningProcesses(handle: c_nvmlDevice_t) -> list[_Friendly]:  # noqa: N802
     gpu = _gpu(handle, "nvmlDeviceGetComputeRunningProcesses")
-    return [_Friendly(pid=int(pid), usedGpuMemory=int(mem), gpuInstanceId=0xFFFFFFFF,
-                      computeInstanceId=0xFFFFFFFF) for pid, mem in gpu["processes"]]
+    return [
+        _Friendly(
+            pid=int(pid),
+            usedGpuMemory=int(mem),
+            gpuInstanceId=0xFFFFFFFF,
+            computeInstanceId=0xFFFFFFFF,
+        )
+        for pid, mem in gpu["processes"]
+    ]
 
 
 nvmlDeviceGetComputeRunningProcesses_v3 = nvmlDeviceGetComputeRunningProcesses
@@ -521,4 +550,5 @@ nvmlDeviceGetComputeRunningProcesses_v3 = nvmlDeviceGetComputeRunningProcesses
 def nvmlDeviceGetArchitecture(handle: c_nvmlDevice_t) -> int:  # noqa: N802
     major, _ = _gpu(handle, "nvmlDeviceGetArchitecture")["compute_capability"]
     return {7: NVML_DEVICE_ARCH_VOLTA, 8: NVML_DEVICE_ARCH_AMPERE}.get(
-        int(major), NVML_DEVICE_ARCH_HOPPER)
+        int(major), NVML_DEVICE_ARCH_HOPPER
+    )

@@ -52,11 +52,16 @@ class StudyFakeBackend(Backend):
         probe_file = self.behaviour.get("probe_file")
         if probe_file:
             marker = sys.modules.get("tests.fakes.preload_marker")
-            Path(probe_file).write_text(json.dumps({
-                "pid": os.getpid(), "ppid": os.getppid(),
-                "marker_imported_in": getattr(marker, "IMPORTED_IN", None),
-                "env": os.environ.get("LLEM_TEST_PROBE_ENV"),
-            }))
+            Path(probe_file).write_text(
+                json.dumps(
+                    {
+                        "pid": os.getpid(),
+                        "ppid": os.getppid(),
+                        "marker_imported_in": getattr(marker, "IMPORTED_IN", None),
+                        "env": os.environ.get("LLEM_TEST_PROBE_ENV"),
+                    }
+                )
+            )
 
     def generate(self, requests: Sequence[Any], gen: Any) -> list[RequestRecord]:
         b = self.behaviour
@@ -76,12 +81,17 @@ class StudyFakeBackend(Backend):
             n = r.max_new_tokens
             step = (end - start) // (n + 1)
             times = tuple(start + step * (i + 1) for i in range(n))
-            records.append(RequestRecord(
-                request_id=r.id,
-                input_tokens=len(r.input_ids) if r.input_ids is not None else 8,
-                output_tokens=n, t_submit_ns=start, t_first_token_ns=times[0],
-                t_end_ns=end, token_times_ns=times,
-            ))
+            records.append(
+                RequestRecord(
+                    request_id=r.id,
+                    input_tokens=len(r.input_ids) if r.input_ids is not None else 8,
+                    output_tokens=n,
+                    t_submit_ns=start,
+                    t_first_token_ns=times[0],
+                    t_end_ns=end,
+                    token_times_ns=times,
+                )
+            )
         return records
 
 
@@ -117,5 +127,4 @@ def install(site_dir: Path) -> Path:
     """Announce this module as the plugin ``study_fake`` via a dist-info directory in
     ``site_dir``; put ``site_dir`` on sys.path / PYTHONPATH (the spawned worker inherits
     sys.path) and refresh the registry to load it."""
-    return announce(site_dir, "llem-study-fake", "0.0", ENTRY_POINT,
-                    "tests.fakes.study_backend")
+    return announce(site_dir, "llem-study-fake", "0.0", ENTRY_POINT, "tests.fakes.study_backend")

@@ -6,7 +6,7 @@ a result from a machine without the corresponding capability looks.
 
 from __future__ import annotations
 
-from llem.results.model import (
+from llem.results.schema import (
     Energy,
     ExperimentResult,
     Failure,
@@ -30,9 +30,14 @@ def make_result(
 ) -> ExperimentResult:
     if status != "ok":
         return ExperimentResult(
-            id=f"{config_hash}-c{cycle}", config_hash=config_hash, config={}, cycle=cycle,
-            status="failed", started_at="2026-01-01T00:00:00+00:00",
-            ended_at="2026-01-01T00:00:01+00:00", name=name,
+            id=f"{config_hash}-c{cycle}",
+            config_hash=config_hash,
+            config={},
+            cycle=cycle,
+            status="failed",
+            started_at="2026-01-01T00:00:00+00:00",
+            ended_at="2026-01-01T00:00:01+00:00",
+            name=name,
             error=Failure(kind="crash", message="worker died", signal=9),
         )
     perf = Performance(
@@ -46,15 +51,31 @@ def make_result(
     energy = Energy(
         meter="nvml" if energy_per_token is not None else None,
         method="energy_counter" if energy_per_token is not None else None,
-        total_j=None, gpu_j=None, per_device_j=None, cpu_j=None, dram_j=None,
-        baseline_power_w=None, adjusted_j=None,
+        total_j=None,
+        gpu_j=None,
+        per_device_j=None,
+        cpu_j=None,
+        dram_j=None,
+        baseline_power_w=None,
+        adjusted_j=None,
         energy_per_output_token_j=energy_per_token,
-        adjusted_energy_per_output_token_j=None, prefill_j=None, decode_j=None,
-        phase_split_rule=None, accuracy_bound_j=None, mean_power_w=None,
+        adjusted_energy_per_output_token_j=None,
+        prefill_j=None,
+        decode_j=None,
+        phase_split_rule=None,
+        accuracy_bound_j=None,
+        mean_power_w=None,
         null_reason=None if energy_per_token is not None else "no NVIDIA GPU",
     )
     return ExperimentResult(
-        id=f"{config_hash}-c{cycle}", config_hash=config_hash, config={}, cycle=cycle,
-        status="ok", started_at="2026-01-01T00:00:00+00:00",
-        ended_at="2026-01-01T00:00:10+00:00", name=name, performance=perf, energy=energy,
+        id=f"{config_hash}-c{cycle}",
+        config_hash=config_hash,
+        config={},
+        cycle=cycle,
+        status="ok",
+        started_at="2026-01-01T00:00:00+00:00",
+        ended_at="2026-01-01T00:00:10+00:00",
+        name=name,
+        performance=perf,
+        energy=energy,
     )

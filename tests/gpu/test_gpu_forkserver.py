@@ -77,17 +77,21 @@ def _env(tmp_path: Path) -> dict[str, str]:
     env = dict(os.environ)
     if any(ep.name == "pytorch" for ep in metadata.entry_points(group="llem")):
         return env
-    site = announce(tmp_path / "site", "llem-pytorch", "0.0.0+source", "pytorch",
-                    "llem_pytorch")
+    site = announce(tmp_path / "site", "llem-pytorch", "0.0.0+source", "pytorch", "llem_pytorch")
     paths = [site, REPO / "core" / "src", REPO / "plugins" / "llem_pytorch" / "src"]
     env["PYTHONPATH"] = os.pathsep.join([*map(str, paths), env.get("PYTHONPATH", "")])
     return env
 
 
 def test_forked_workers_measure_the_gpu_and_the_server_never_opens_it(tmp_path):
-    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(SCRIPT), str(tmp_path)],
-                          cwd=REPO, capture_output=True, text=True, timeout=600,
-                          env=_env(tmp_path))
+    proc = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(SCRIPT), str(tmp_path)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=_env(tmp_path),
+    )
     assert proc.returncode == 0, proc.stderr[-4000:]
     got = json.loads(proc.stdout.strip().splitlines()[-1])
     assert got["status"] == "complete", got["errors"]

@@ -18,6 +18,7 @@ from llem.interfaces import (
     Request,
     RequestRecord,
     Sink,
+    TokenChunk,
 )
 
 try:
@@ -35,6 +36,7 @@ __all__ = [
     "Request",
     "RequestRecord",
     "Sink",
+    "TokenChunk",
     "__version__",
     "hookimpl",
     "load_config",
@@ -53,11 +55,11 @@ def __getattr__(name: str):  # lazy: keep `import llem` light for the CLI
 
         return getattr(api, name)
     if name in ("ExperimentConfig", "StudyConfig"):
-        from llem.config import model
+        from llem.config import schema
 
-        return getattr(model, name)
+        return getattr(schema, name)
     if name in ("ExperimentResult", "StudyResult"):
-        from llem.results import model as results_model
+        from llem.results import schema as results_schema
 
-        return getattr(results_model, name)
+        return getattr(results_schema, name)
     raise AttributeError(f"module 'llem' has no attribute {name!r}")

@@ -74,8 +74,14 @@ def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> 
 
 
 @click.group(cls=LlemGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--version", is_flag=True, expose_value=False, is_eager=True,
-              callback=_print_version, help="Show the versions of llem and every plugin.")
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_print_version,
+    help="Show the versions of llem and every plugin.",
+)
 @click.option("--debug", is_flag=True, help="Show tracebacks and debug logs.")
 def cli(debug: bool) -> None:
     """llem: what an implementation choice costs when an LLM generates text
@@ -91,33 +97,61 @@ def cli(debug: bool) -> None:
 @click.argument("config", required=False)
 @click.option("--model", help="Model id (builtin:tiny-llama, a hub id or a local dir).")
 @click.option("--backend", help="Backend name (pytorch, vllm, ...).")
-@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
-              help="Override a key for every experiment (dotted key, YAML value); "
-                   "sweep.KEY=[...] sets a sweep axis. Repeatable.")
-@click.option("--profile", type=click.Choice(PROFILES),
-              help="quick: smoke test; standard: default floors; publication: >= 5 "
-                   "cycles, 60 s thermal floor, baseline.")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False),
-              help="Directory for the run directory (default: output.dir).")
-@click.option("--dry-run", is_flag=True,
-              help="Resolve and validate; print the experiments, memory and time estimates.")
-@click.option("--resume", "resume_dir", type=click.Path(file_okay=False),
-              help="Carry on the study in this run directory.")
-def run(config: str | None, model: str | None, backend: str | None,
-        overrides: tuple[str, ...], profile: str | None, out_dir: str | None,
-        dry_run: bool, resume_dir: str | None) -> None:
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Override a key for every experiment (dotted key, YAML value); "
+    "sweep.KEY=[...] sets a sweep axis. Repeatable.",
+)
+@click.option(
+    "--profile",
+    type=click.Choice(PROFILES),
+    help="quick: smoke test; standard: default floors; publication: >= 5 "
+    "cycles, 60 s thermal floor, baseline.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    help="Directory for the run directory (default: output.dir).",
+)
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Resolve and validate; print the experiments, memory and time estimates.",
+)
+@click.option(
+    "--resume",
+    "resume_dir",
+    type=click.Path(file_okay=False),
+    help="Carry on the study in this run directory.",
+)
+def run(
+    config: str | None,
+    model: str | None,
+    backend: str | None,
+    overrides: tuple[str, ...],
+    profile: str | None,
+    out_dir: str | None,
+    dry_run: bool,
+    resume_dir: str | None,
+) -> None:
     """Run CONFIG (a YAML file), or --model MODEL [--backend NAME] without a file."""
     from pathlib import Path
 
     if resume_dir is not None:
-        _resume(Path(resume_dir), config, model, backend, overrides, profile, out_dir,
-                dry_run)
+        _resume(Path(resume_dir), config, model, backend, overrides, profile, out_dir, dry_run)
         return
     from llem.config.loader import config_from_args, load_config
 
     if config is not None:
-        flags = [f"{k}={json.dumps(v)}" for k, v in (("model", model), ("backend", backend))
-                 if v is not None]
+        flags = [
+            f"{k}={json.dumps(v)}"
+            for k, v in (("model", model), ("backend", backend))
+            if v is not None
+        ]
         study = load_config(config, overrides=(*flags, *overrides), profile=profile)
     else:
         study = config_from_args(model, backend, overrides, profile)
@@ -129,16 +163,33 @@ def run(config: str | None, model: str | None, backend: str | None,
     _finish(run_study(study, out_dir=Path(out_dir) if out_dir else None))
 
 
-def _resume(run_dir: Any, config: str | None, model: str | None, backend: str | None,
-            overrides: tuple[str, ...], profile: str | None, out_dir: str | None,
-            dry_run: bool) -> None:
-    given = [flag for flag, value in (("CONFIG", config), ("--model", model),
-                                      ("--backend", backend), ("--set", overrides),
-                                      ("--profile", profile), ("--out", out_dir),
-                                      ("--dry-run", dry_run)) if value]
+def _resume(
+    run_dir: Any,
+    config: str | None,
+    model: str | None,
+    backend: str | None,
+    overrides: tuple[str, ...],
+    profile: str | None,
+    out_dir: str | None,
+    dry_run: bool,
+) -> None:
+    given = [
+        flag
+        for flag, value in (
+            ("CONFIG", config),
+            ("--model", model),
+            ("--backend", backend),
+            ("--set", overrides),
+            ("--profile", profile),
+            ("--out", out_dir),
+            ("--dry-run", dry_run),
+        )
+        if value
+    ]
     if given:
-        raise click.UsageError(f"--resume takes the study from the run directory; "
-                               f"drop {', '.join(given)}")
+        raise click.UsageError(
+            f"--resume takes the study from the run directory; drop {', '.join(given)}"
+        )
     from llem.run.study import resume_study
 
     _finish(resume_study(run_dir))
@@ -146,8 +197,7 @@ def _resume(run_dir: Any, config: str | None, model: str | None, backend: str | 
 
 def _finish(result: Any) -> None:
     if result.status != "complete" or result.failures:
-        click.echo(f"{len(result.failures)} run(s) failed; results in {result.run_dir}",
-                   err=True)
+        click.echo(f"{len(result.failures)} run(s) failed; results in {result.run_dir}", err=True)
         sys.exit(1)
 
 
@@ -163,7 +213,7 @@ def _console() -> Any:
 
 
 def _dry_run(study: Any) -> None:
-    from llem.config.preview import build_preview, render
+    from llem.plan.preview import build_preview, render
 
     render(build_preview(study), _console())
 
@@ -171,7 +221,7 @@ def _dry_run(study: Any) -> None:
 @cli.command(name="config")
 def config_command() -> None:
     """Show plugins (name, kind, version, status), GPUs and the user config."""
-    from llem.config.inventory import render
+    from llem.inventory import render
     from llem.plugins import get_registry
 
     render(get_registry(), _console())

@@ -58,8 +58,9 @@ def _is_homogenous_sequence(t: Any) -> bool:
 
 
 def _strict_sequence_factory(t: Any, conv: cattrs.BaseConverter) -> Any:
-    inner = (list_structure_factory if get_origin(t) is list
-             else homogenous_tuple_structure_factory)(t, conv)
+    inner = (
+        list_structure_factory if get_origin(t) is list else homogenous_tuple_structure_factory
+    )(t, conv)
 
     def structure(value: Any, type_: Any) -> Any:
         if not isinstance(value, (list, tuple)):

@@ -9,15 +9,15 @@ or None when the class declares none).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
 
 if TYPE_CHECKING:
-    from llem.config.model import ExperimentConfig, GenerationConfig
-    from llem.results.model import ExperimentResult, StudyResult
+    from llem.config.schema import ExperimentConfig, GenerationConfig
+    from llem.results.schema import ExperimentResult, StudyResult
 
 
 @attrs.frozen
@@ -54,6 +54,24 @@ class RequestRecord:
     t_end_ns: int
     token_times_ns: tuple[int, ...] | None = None
     timing_source: str = "measured"
+
+
+@attrs.frozen
+class TokenChunk:
+    """New output tokens of one streamed request, as the engine handed them over.
+
+    The core stamps the arrival time itself when ``t_ns`` is None (the load generator's
+    clock), so every engine is timed by the same code; a backend whose engine hands
+    tokens over from another thread may set ``t_ns`` (perf_counter_ns) to when they
+    were produced. ``input_tokens`` is the prompt length where the engine reports it
+    (the core falls back to the request's own count); ``finished`` is True on the last
+    chunk, which may carry zero new tokens.
+    """
+
+    new_tokens: int
+    finished: bool = False
+    input_tokens: int | None = None
+    t_ns: int | None = None
 
 
 @attrs.frozen
@@ -146,11 +164,25 @@ class Backend(_Component):
         """Load model and tokenizer onto ``devices`` (empty: CPU). Timed, outside the window."""
         raise NotImplementedError
 
-    def generate(
-        self, requests: Sequence[Request], gen: GenerationConfig
-    ) -> list[RequestRecord]:
+    def generate(self, requests: Sequence[Request], gen: GenerationConfig) -> list[RequestRecord]:
         """Run ALL requests with the engine's own batching; one record per request."""
         raise NotImplementedError
+
+    serves: ClassVar[bool] = False  # True when the class implements the serving methods
+
+    async def start_serving(self, gen: GenerationConfig) -> None:
+        """Called once inside the serving event loop, before any ``stream`` call: start
+        the engine's async front end (an AsyncLLM, a batching manager's thread)."""
+
+    def stream(self, request: Request, gen: GenerationConfig) -> AsyncIterator[TokenChunk]:
+        """Submit ``request`` now and yield a TokenChunk whenever new tokens arrive, the
+        last with ``finished=True``. Called by the core's load generator at the
+        request's planned arrival time, many requests concurrently on one event loop;
+        must never block the loop. Raise to fail the request (the core records it)."""
+        raise NotImplementedError
+
+    async def stop_serving(self) -> None:
+        """Called once in the loop after the last request ended or was cancelled."""
 
     def synchronize(self) -> None:
         """Wait until the device has finished all queued work."""

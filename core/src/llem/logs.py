@@ -60,17 +60,25 @@ def configure(debug: bool = False) -> None:
     if _state["console"] is not None:
         root.removeHandler(_state["console"])
     tty = sys.stderr.isatty()
-    renderer: Any = (structlog.dev.ConsoleRenderer(colors=True) if tty
-                     else structlog.processors.KeyValueRenderer(
-                         key_order=["timestamp", "level", "event"], sort_keys=True))
+    renderer: Any = (
+        structlog.dev.ConsoleRenderer(colors=True)
+        if tty
+        else structlog.processors.KeyValueRenderer(
+            key_order=["timestamp", "level", "event"], sort_keys=True
+        )
+    )
     handler = logging.StreamHandler(sys.stderr)
     handler.setLevel(logging.DEBUG if debug else logging.WARNING)
-    handler.setFormatter(structlog.stdlib.ProcessorFormatter(
-        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-                    *([structlog.processors.format_exc_info] if not tty else []),
-                    renderer],
-        foreign_pre_chain=_shared_processors(),
-    ))
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                *([structlog.processors.format_exc_info] if not tty else []),
+                renderer,
+            ],
+            foreign_pre_chain=_shared_processors(),
+        )
+    )
     root.addHandler(handler)
     _state["console"] = handler
 
@@ -81,12 +89,16 @@ def add_run_log(run_dir: Path) -> logging.Handler:
     _ensure_structlog()
     handler = logging.FileHandler(Path(run_dir) / LOG_NAME, encoding="utf-8")
     handler.setLevel(logging.DEBUG if _state["debug"] else logging.INFO)
-    handler.setFormatter(structlog.stdlib.ProcessorFormatter(
-        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-                    structlog.processors.format_exc_info,
-                    structlog.processors.JSONRenderer(default=str)],
-        foreign_pre_chain=_shared_processors(),
-    ))
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,
+                structlog.processors.JSONRenderer(default=str),
+            ],
+            foreign_pre_chain=_shared_processors(),
+        )
+    )
     logging.getLogger().addHandler(handler)
     return handler
 

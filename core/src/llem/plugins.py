@@ -113,8 +113,10 @@ class Registry:
         if info is None:
             return None
         if info.status == "disabled":
-            return (f"plugin {info.name} ({info.distribution}) is disabled: LLEM_PLUGINS="
-                    f"{os.environ.get('LLEM_PLUGINS', '')!r} does not name it")
+            return (
+                f"plugin {info.name} ({info.distribution}) is disabled: LLEM_PLUGINS="
+                f"{os.environ.get('LLEM_PLUGINS', '')!r} does not name it"
+            )
         return f"plugin {info.name} ({info.distribution}) is broken: {info.error}"
 
     def estimate_co2(self, energy_j: float, carbon: Any) -> tuple[float, dict] | None:
@@ -131,8 +133,9 @@ class Registry:
             try:
                 impl.function(cli=cli)
             except Exception as exc:
-                _mark_broken(self, impl.plugin_name,
-                             f"register_commands failed: {type(exc).__name__}: {exc}")
+                _mark_broken(
+                    self, impl.plugin_name, f"register_commands failed: {type(exc).__name__}: {exc}"
+                )
 
 
 def missing_component_message(kind: str, name: str, available: list[str]) -> str:
@@ -174,8 +177,11 @@ def load_registry(only: str | None, *, components: bool = True) -> Registry:
         try:
             pm.register(importlib.import_module(module_name), name=module_name)
         except Exception as exc:  # a built-in must not break `llem config` either
-            registry.builtins.append(PluginInfo(module_name, "llem-core", core_version,
-                                                "broken", f"{type(exc).__name__}: {exc}"))
+            registry.builtins.append(
+                PluginInfo(
+                    module_name, "llem-core", core_version, "broken", f"{type(exc).__name__}: {exc}"
+                )
+            )
             continue
         registry.owners[module_name] = "llem-core"
         registry.builtins.append(PluginInfo(module_name, "llem-core", core_version, "ok"))
@@ -186,7 +192,8 @@ def load_registry(only: str | None, *, components: bool = True) -> Registry:
         if allowed is not None and ep.name not in allowed:
             if not any(p.name == ep.name for p in registry.plugins):
                 registry.plugins.append(
-                    PluginInfo(ep.name, dist, version, "disabled", "not in LLEM_PLUGINS"))
+                    PluginInfo(ep.name, dist, version, "disabled", "not in LLEM_PLUGINS")
+                )
             continue
         if pm.has_plugin(ep.name) or any(p.name == ep.name for p in registry.plugins):
             continue  # the same entry point seen twice (editable + site)
@@ -213,8 +220,11 @@ def _core_version() -> str:
 
 
 def _collect(pm: pluggy.PluginManager, registry: Registry) -> None:
-    hooks = {"backend": pm.hook.register_backends, "meter": pm.hook.register_meters,
-             "sink": pm.hook.register_sinks}
+    hooks = {
+        "backend": pm.hook.register_backends,
+        "meter": pm.hook.register_meters,
+        "sink": pm.hook.register_sinks,
+    }
     where: dict[tuple[str, str], str] = {}
     for kind, hook in hooks.items():
         for impl in hook.get_hookimpls():  # registration order: built-ins first
@@ -224,28 +234,33 @@ def _collect(pm: pluggy.PluginManager, registry: Registry) -> None:
                 impl.function(register=register)
             except Exception as exc:
                 _mark_broken(registry, impl.plugin_name, f"{type(exc).__name__}: {exc}")
-    for (kind, name) in registry.conflicts:
+    for kind, name in registry.conflicts:
         table = registry.components(kind)
         table.pop(name, None)
 
 
-def _registrar(kind: str, registry: Registry, where: dict[tuple[str, str], str], dist: str,
-               plugin_name: str) -> Callable[[type], None]:
+def _registrar(
+    kind: str, registry: Registry, where: dict[tuple[str, str], str], dist: str, plugin_name: str
+) -> Callable[[type], None]:
     base = KINDS[kind]
     table = registry.components(kind)
 
     def register(cls: type) -> None:
         if not (isinstance(cls, type) and issubclass(cls, base)):
-            raise PluginError(f"{dist} registered {cls!r} as a {kind}, but it does not "
-                              f"subclass llem.{base.__name__}")
+            raise PluginError(
+                f"{dist} registered {cls!r} as a {kind}, but it does not "
+                f"subclass llem.{base.__name__}"
+            )
         name = getattr(cls, "name", None)
         if not isinstance(name, str) or not name:
             raise PluginError(f"{dist}: {kind} class {cls.__qualname__} has no `name`")
         if name in table or (kind, name) in registry.conflicts:
             first = where[(kind, name)]
-            message = (f"two {kind}s are registered as {name!r}: one by {first}, one by "
-                       f"{dist}; uninstall one of them (pip uninstall {dist}) or restrict "
-                       f"loading with LLEM_PLUGINS")
+            message = (
+                f"two {kind}s are registered as {name!r}: one by {first}, one by "
+                f"{dist}; uninstall one of them (pip uninstall {dist}) or restrict "
+                f"loading with LLEM_PLUGINS"
+            )
             registry.conflicts[(kind, name)] = message
             raise PluginError(message)
         cls.distribution = dist  # type: ignore[attr-defined]

@@ -36,7 +36,7 @@ import pluggy
 import pytest
 
 from llem import hookspecs
-from llem.config.model import DatasetConfig, ExperimentConfig, GenerationConfig
+from llem.config.schema import DatasetConfig, ExperimentConfig, GenerationConfig
 from llem.converter import converter
 from llem.errors import ConfigError
 from llem.interfaces import (
@@ -74,14 +74,17 @@ def check_registers(kind: str, component: type, plugin: ModuleType | str | None 
     for cls in registered:
         assert isinstance(cls, type) and issubclass(cls, KINDS[kind]), (
             f"{module.__name__} registered {cls!r}, which does not subclass "
-            f"llem.{KINDS[kind].__name__}")
+            f"llem.{KINDS[kind].__name__}"
+        )
         assert isinstance(getattr(cls, "name", None), str) and cls.name, (
-            f"{cls.__qualname__} has no `name`")
+            f"{cls.__qualname__} has no `name`"
+        )
     names = [cls.name for cls in registered]
     assert len(names) == len(set(names)), f"{module.__name__} registers a name twice: {names}"
     assert component in registered, (
         f"{module.__name__} does not register {component.__qualname__} as a {kind} "
-        f"(it registers: {names or 'nothing'})")
+        f"(it registers: {names or 'nothing'})"
+    )
 
 
 def installed_component(kind: str, name: str) -> type | None:
@@ -110,24 +113,30 @@ def structure_section(component: type, data: Mapping[str, Any] | None) -> Any:
         raise ConfigError(f"{component.name}: {type(exc).__name__}: {exc}") from exc
 
 
-def check_config(component: type, good: Mapping[str, Any] | None,
-                 bad: Sequence[Mapping[str, Any]] = ()) -> Any:
+def check_config(
+    component: type, good: Mapping[str, Any] | None, bad: Sequence[Mapping[str, Any]] = ()
+) -> Any:
     """The good section structures (and is frozen attrs); every bad one is rejected."""
     section = structure_section(component, good)
     if component.config_type is not None:
         assert attrs.has(component.config_type), "config_type must be an attrs class"
         assert isinstance(section, component.config_type)
-        assert converter.structure(converter.unstructure(section),
-                                   component.config_type) == section, "round trip differs"
+        assert (
+            converter.structure(converter.unstructure(section), component.config_type) == section
+        ), "round trip differs"
     for data in bad:
         with pytest.raises(ConfigError):
             structure_section(component, data)
     return section
 
 
-def check_config_through_loader(component: type, good: Mapping[str, Any] | None,
-                                bad: Sequence[Mapping[str, Any]], model: str,
-                                tmp_dir: Path) -> None:
+def check_config_through_loader(
+    component: type,
+    good: Mapping[str, Any] | None,
+    bad: Sequence[Mapping[str, Any]],
+    model: str,
+    tmp_dir: Path,
+) -> None:
     """Load YAML files with the section through ``llem.config.loader.load_config``
     (the component must be installed): the good one loads, each bad one is a ConfigError."""
     from llem.config.loader import load_config
@@ -151,18 +160,30 @@ def check_config_through_loader(component: type, good: Mapping[str, Any] | None,
 
 
 # -- backends --------------------------------------------------------------------------
-def synthetic_requests(n: int, input_len: int, max_new_tokens: int, vocab_size: int,
-                       seed: int = 0) -> list[Request]:
+def synthetic_requests(
+    n: int, input_len: int, max_new_tokens: int, vocab_size: int, seed: int = 0
+) -> list[Request]:
     """``n`` token-id prompts below ``vocab_size`` (deterministic)."""
     rng = random.Random(seed)
     top = max(1, min(vocab_size, 32_000))
-    return [Request(id=i, prompt=None, max_new_tokens=max_new_tokens,
-                    input_ids=tuple(rng.randrange(top) for _ in range(input_len)))
-            for i in range(n)]
+    return [
+        Request(
+            id=i,
+            prompt=None,
+            max_new_tokens=max_new_tokens,
+            input_ids=tuple(rng.randrange(top) for _ in range(input_len)),
+        )
+        for i in range(n)
+    ]
 
 
-def check_records(requests: Sequence[Request], records: Sequence[RequestRecord],
-                  gen: GenerationConfig, start_ns: int, end_ns: int) -> None:
+def check_records(
+    requests: Sequence[Request],
+    records: Sequence[RequestRecord],
+    gen: GenerationConfig,
+    start_ns: int,
+    end_ns: int,
+) -> None:
     """One record per request with the asked-for token counts and ordered times that
     fall inside the generate call (``start_ns``..``end_ns``, perf_counter_ns)."""
     assert isinstance(records, list), "generate must return a list"
@@ -178,12 +199,14 @@ def check_records(requests: Sequence[Request], records: Sequence[RequestRecord],
         want_min = req.max_new_tokens if gen.min_new_tokens is None else gen.min_new_tokens
         assert want_min <= rec.output_tokens <= req.max_new_tokens, (
             f"request {req.id}: {rec.output_tokens} output tokens, asked "
-            f"{want_min}..{req.max_new_tokens}")
+            f"{want_min}..{req.max_new_tokens}"
+        )
         first = rec.t_first_token_ns if rec.t_first_token_ns is not None else rec.t_submit_ns
         assert lo <= rec.t_submit_ns <= first <= rec.t_end_ns <= hi, (
             f"request {req.id}: times out of order or outside the call: submit "
             f"{rec.t_submit_ns}, first {rec.t_first_token_ns}, end {rec.t_end_ns}, call "
-            f"{start_ns}..{end_ns} (perf_counter_ns)")
+            f"{start_ns}..{end_ns} (perf_counter_ns)"
+        )
         if rec.token_times_ns is not None:
             times = rec.token_times_ns
             assert len(times) == rec.output_tokens, f"request {req.id}: token_times length"
@@ -192,13 +215,24 @@ def check_records(requests: Sequence[Request], records: Sequence[RequestRecord],
         assert isinstance(rec.timing_source, str) and rec.timing_source, "timing_source empty"
 
 
-def experiment_for(component: type, section: Any, model: str, *, weights: str = "random",
-                   gpus: Sequence[Device] = (), num_requests: int = 4,
-                   input_len: int = 16, max_new_tokens: int = 8,
-                   **overrides: Any) -> ExperimentConfig:
+def experiment_for(
+    component: type,
+    section: Any,
+    model: str,
+    *,
+    weights: str = "random",
+    gpus: Sequence[Device] = (),
+    num_requests: int = 4,
+    input_len: int = 16,
+    max_new_tokens: int = 8,
+    **overrides: Any,
+) -> ExperimentConfig:
     sections = {} if section is None else {component.name: section}
     cfg = ExperimentConfig(
-        model=model, backend=component.name, weights=weights, sections=sections,  # type: ignore[arg-type]
+        model=model,
+        backend=component.name,
+        weights=weights,
+        sections=sections,  # type: ignore[arg-type]
         dataset=DatasetConfig(num_prompts=num_requests, input_len=input_len),
         generation=GenerationConfig(max_new_tokens=max_new_tokens),
     )
@@ -207,8 +241,9 @@ def experiment_for(component: type, section: Any, model: str, *, weights: str = 
     return attrs.evolve(cfg, **overrides) if overrides else cfg
 
 
-def run_backend_once(component: type[Backend], section: Any, cfg: ExperimentConfig,
-                     devices: Sequence[Device]) -> Backend:
+def run_backend_once(
+    component: type[Backend], section: Any, cfg: ExperimentConfig, devices: Sequence[Device]
+) -> Backend:
     """preflight, load, generate (checked), synchronize, close; returns the backend."""
     backend = component(section)
     problems = backend.preflight(cfg)
@@ -217,10 +252,12 @@ def run_backend_once(component: type[Backend], section: Any, cfg: ExperimentConf
     backend.load(cfg, devices)
     try:
         assert isinstance(backend.vocab_size, int) and backend.vocab_size > 0, (
-            "load() must set vocab_size")
+            "load() must set vocab_size"
+        )
         gen = cfg.generation
-        requests = synthetic_requests(cfg.dataset.num_prompts, cfg.dataset.input_len,
-                                      gen.max_new_tokens, backend.vocab_size)
+        requests = synthetic_requests(
+            cfg.dataset.num_prompts, cfg.dataset.input_len, gen.max_new_tokens, backend.vocab_size
+        )
         start = time.perf_counter_ns()
         records = backend.generate(requests, gen)
         end = time.perf_counter_ns()
@@ -231,10 +268,14 @@ def run_backend_once(component: type[Backend], section: Any, cfg: ExperimentConf
     return backend
 
 
-def check_close_frees(component: type[Backend], section: Any, cfg: ExperimentConfig,
-                      devices: Sequence[Device],
-                      resources_in_use: Callable[[], float | None] = lambda: None,
-                      tolerance: float = 0) -> None:
+def check_close_frees(
+    component: type[Backend],
+    section: Any,
+    cfg: ExperimentConfig,
+    devices: Sequence[Device],
+    resources_in_use: Callable[[], float | None] = lambda: None,
+    tolerance: float = 0,
+) -> None:
     """After close, ``resources_in_use()`` is back at its value before load, ``close``
     may be called again, and a second backend loads and generates."""
     before = resources_in_use()
@@ -242,17 +283,23 @@ def check_close_frees(component: type[Backend], section: Any, cfg: ExperimentCon
     after = resources_in_use()
     if before is not None and after is not None:
         assert after <= before + tolerance, (
-            f"close() left resources in use: {after} before {before} (tolerance {tolerance})")
+            f"close() left resources in use: {after} before {before} (tolerance {tolerance})"
+        )
     backend.close()  # a second close is harmless
     run_backend_once(component, section, cfg, devices)
 
 
-def check_backend(component: type[Backend], config: Mapping[str, Any] | None = None, *,
-                  model: str = "builtin:tiny-llama", devices: Sequence[Device] = (),
-                  bad_configs: Sequence[Mapping[str, Any]] = (),
-                  plugin: ModuleType | str | None = None,
-                  resources_in_use: Callable[[], float | None] = lambda: None,
-                  **experiment: Any) -> None:
+def check_backend(
+    component: type[Backend],
+    config: Mapping[str, Any] | None = None,
+    *,
+    model: str = "builtin:tiny-llama",
+    devices: Sequence[Device] = (),
+    bad_configs: Sequence[Mapping[str, Any]] = (),
+    plugin: ModuleType | str | None = None,
+    resources_in_use: Callable[[], float | None] = lambda: None,
+    **experiment: Any,
+) -> None:
     """Every backend check, without pytest's collection (raises AssertionError)."""
     check_registers("backend", component, plugin)
     assert isinstance(component.missing_requirement(), (str, type(None)))
@@ -285,10 +332,17 @@ class BackendConformance:
         return structure_section(self.backend_class, self.config)
 
     def _cfg(self) -> ExperimentConfig:
-        return experiment_for(self.backend_class, self._section(), self.model,
-                              weights=self.weights, gpus=self.devices,
-                              num_requests=self.num_requests, input_len=self.input_len,
-                              max_new_tokens=self.max_new_tokens, **dict(self.experiment))
+        return experiment_for(
+            self.backend_class,
+            self._section(),
+            self.model,
+            weights=self.weights,
+            gpus=self.devices,
+            num_requests=self.num_requests,
+            input_len=self.input_len,
+            max_new_tokens=self.max_new_tokens,
+            **dict(self.experiment),
+        )
 
     def test_registers_under_its_name(self) -> None:
         check_registers("backend", self.backend_class, self.plugin)
@@ -315,15 +369,22 @@ class BackendConformance:
             pytest.skip("no config section")
         if _installed_or_skip("backend", self.backend_class.name) is not self.backend_class:
             pytest.skip("the loader only knows sections of installed plugins")
-        check_config_through_loader(self.backend_class, self.config, self.bad_configs,
-                                    self.model, tmp_path)
+        check_config_through_loader(
+            self.backend_class, self.config, self.bad_configs, self.model, tmp_path
+        )
 
     def test_generate_returns_one_ordered_record_per_request(self) -> None:
         run_backend_once(self.backend_class, self._section(), self._cfg(), self.devices)
 
     def test_close_frees_resources_and_a_second_load_works(self) -> None:
-        check_close_frees(self.backend_class, self._section(), self._cfg(), self.devices,
-                          self.resources_in_use, self.resource_tolerance)
+        check_close_frees(
+            self.backend_class,
+            self._section(),
+            self._cfg(),
+            self.devices,
+            self.resources_in_use,
+            self.resource_tolerance,
+        )
 
 
 # -- meters ----------------------------------------------------------------------------
@@ -343,9 +404,14 @@ def check_reading(reading: EnergyReading, meter: type[Meter], devices: Sequence[
         assert math.isfinite(value) and value >= 0, f"gpu energy {value}"
 
 
-def check_meter(component: type[Meter], config: Mapping[str, Any] | None = None, *,
-                devices: Sequence[Device] = (), window_s: float = 0.05,
-                plugin: ModuleType | str | None = None) -> Availability:
+def check_meter(
+    component: type[Meter],
+    config: Mapping[str, Any] | None = None,
+    *,
+    devices: Sequence[Device] = (),
+    window_s: float = 0.05,
+    plugin: ModuleType | str | None = None,
+) -> Availability:
     """Registration, config, probe; if the probe says ok, one window start..stop."""
     check_registers("meter", component, plugin)
     meter = component(structure_section(component, config))
@@ -382,21 +448,42 @@ class MeterConformance:
 # -- sinks -----------------------------------------------------------------------------
 def sample_results() -> tuple[Any, Any]:
     """A minimal ok and failed ExperimentResult and their StudyResult."""
-    from llem.results.model import ExperimentResult, Failure, StudyResult
+    from llem.results.schema import ExperimentResult, Failure, StudyResult
 
     now = "2026-01-01T00:00:00+00:00"
-    ok = ExperimentResult(id="abc123def456-c0", config_hash="abc123def456",
-                          config={"model": "builtin:tiny-llama"}, cycle=0, status="ok",
-                          started_at=now, ended_at=now)
-    failed = attrs.evolve(ok, id="abc123def456-c1", cycle=1, status="failed",
-                          error=Failure(kind="exception", message="boom"))
-    study = StudyResult(name="conformance", run_dir="", status="complete", started_at=now,
-                        ended_at=now, experiments=(ok, failed))
+    ok = ExperimentResult(
+        id="abc123def456-c0",
+        config_hash="abc123def456",
+        config={"model": "builtin:tiny-llama"},
+        cycle=0,
+        status="ok",
+        started_at=now,
+        ended_at=now,
+    )
+    failed = attrs.evolve(
+        ok,
+        id="abc123def456-c1",
+        cycle=1,
+        status="failed",
+        error=Failure(kind="exception", message="boom"),
+    )
+    study = StudyResult(
+        name="conformance",
+        run_dir="",
+        status="complete",
+        started_at=now,
+        ended_at=now,
+        experiments=(ok, failed),
+    )
     return (ok, failed), study
 
 
-def check_sink(component: type[Sink], run_dir: Path, config: Mapping[str, Any] | None = None,
-               plugin: ModuleType | str | None = None) -> None:
+def check_sink(
+    component: type[Sink],
+    run_dir: Path,
+    config: Mapping[str, Any] | None = None,
+    plugin: ModuleType | str | None = None,
+) -> None:
     """open, write both results and the study, close; everything written stays in run_dir."""
     check_registers("sink", component, plugin)
     run_dir.mkdir(parents=True, exist_ok=True)

@@ -99,9 +99,16 @@ def test_empty_input_gives_no_aggregates():
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.tuples(st.sampled_from("abcd"),
-                          st.one_of(st.floats(-1e3, 1e3), st.just(math.nan)),
-                          st.booleans()), max_size=30))
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from("abcd"),
+            st.one_of(st.floats(-1e3, 1e3), st.just(math.nan)),
+            st.booleans(),
+        ),
+        max_size=30,
+    )
+)
 def test_statistics_match_numpy_group_by_group(rows):
     hashes = np.array([r[0] for r in rows], dtype=object)
     values = np.array([r[1] for r in rows], dtype=float)
@@ -112,8 +119,10 @@ def test_statistics_match_numpy_group_by_group(rows):
         mine = hashes == agg.config_hash
         good = values[mine & ok & ~np.isnan(values)]
         s = agg.metrics["itl_mean_s"]
-        assert (agg.cycles_ok, agg.cycles_failed) == (int((mine & ok).sum()),
-                                                      int((mine & ~ok).sum()))
+        assert (agg.cycles_ok, agg.cycles_failed) == (
+            int((mine & ok).sum()),
+            int((mine & ~ok).sum()),
+        )
         assert s.n == len(good)
         if len(good) == 0:
             assert s.mean is None and s.ci_low is None

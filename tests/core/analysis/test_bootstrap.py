@@ -14,8 +14,14 @@ from scipy import stats
 
 def _scipy_reference(rows: np.ndarray, seed: int = 0):
     return stats.bootstrap(
-        (rows,), np.mean, axis=-1, vectorized=True, method="BCa",
-        confidence_level=0.95, n_resamples=N_RESAMPLES, rng=np.random.default_rng(seed),
+        (rows,),
+        np.mean,
+        axis=-1,
+        vectorized=True,
+        method="BCa",
+        confidence_level=0.95,
+        n_resamples=N_RESAMPLES,
+        rng=np.random.default_rng(seed),
     ).confidence_interval
 
 

@@ -24,8 +24,7 @@ def _dominates(a, b, maximise_y):
 def _brute_force(points, maximise_y):
     ok = [i for i, p in enumerate(points) if not any(math.isnan(v) for v in p)]
     return {
-        i for i in ok
-        if not any(_dominates(points[j], points[i], maximise_y) for j in ok if j != i)
+        i for i in ok if not any(_dominates(points[j], points[i], maximise_y) for j in ok if j != i)
     }
 
 
@@ -48,12 +47,14 @@ def test_front_is_exactly_the_non_dominated_points(points, maximise_y):
 
 def test_hand_computed_front_minimising_latency():
     #        energy, itl
-    pts = [(1.0, 9.0),   # 0 front: least energy
-           (2.0, 5.0),   # 1 front
-           (3.0, 5.0),   # 2 dominated by 1 (same itl, more energy)
-           (4.0, 1.0),   # 3 front: lowest itl
-           (5.0, 2.0),   # 4 dominated by 3
-           (2.0, 5.0)]   # 5 duplicate of 1: neither beats the other
+    pts = [
+        (1.0, 9.0),  # 0 front: least energy
+        (2.0, 5.0),  # 1 front
+        (3.0, 5.0),  # 2 dominated by 1 (same itl, more energy)
+        (4.0, 1.0),  # 3 front: lowest itl
+        (5.0, 2.0),  # 4 dominated by 3
+        (2.0, 5.0),
+    ]  # 5 duplicate of 1: neither beats the other
     front = pareto_indices([p[0] for p in pts], [p[1] for p in pts])
     assert front == [0, 1, 5, 3]  # by increasing energy
 
@@ -89,16 +90,30 @@ def test_unknown_metric_names_the_choices():
 
 
 def test_study_result_pareto_returns_the_aggregates_on_the_front():
-    from llem.results.model import StudyResult
+    from llem.results.schema import StudyResult
 
-    results = [make_result("a", 1, energy_per_token=1.0, itl=0.03, tokens_per_second=50),
-               make_result("b", 1, energy_per_token=2.0, itl=0.01, tokens_per_second=40),
-               make_result("c", 1, energy_per_token=3.0, itl=0.02, tokens_per_second=90)]
-    study = StudyResult(name="s", run_dir="/r", status="complete", started_at="",
-                        ended_at="", experiments=tuple(results),
-                        aggregates=aggregate_results(results))
+    results = [
+        make_result("a", 1, energy_per_token=1.0, itl=0.03, tokens_per_second=50),
+        make_result("b", 1, energy_per_token=2.0, itl=0.01, tokens_per_second=40),
+        make_result("c", 1, energy_per_token=3.0, itl=0.02, tokens_per_second=90),
+    ]
+    study = StudyResult(
+        name="s",
+        run_dir="/r",
+        status="complete",
+        started_at="",
+        ended_at="",
+        experiments=tuple(results),
+        aggregates=aggregate_results(results),
+    )
     assert [a.config_hash for a in study.pareto()] == ["a", "b"]
     assert [a.config_hash for a in study.pareto("tokens_per_second")] == ["a", "c"]
-    bare = StudyResult(name="s", run_dir="/r", status="complete", started_at="",
-                       ended_at="", experiments=tuple(results))  # no aggregates stored
+    bare = StudyResult(
+        name="s",
+        run_dir="/r",
+        status="complete",
+        started_at="",
+        ended_at="",
+        experiments=tuple(results),
+    )  # no aggregates stored
     assert [a.config_hash for a in bare.pareto()] == ["a", "b"]

@@ -16,12 +16,18 @@ from tests.fakes.study_results import make_result
 
 def test_parquet_aggregates_equal_object_aggregates(tmp_path):
     results, params = [], {}
-    for h, batch, energy, itl in (("a", 1, 1.0, 0.05), ("b", 8, 0.5, 0.02),
-                                  ("c", 32, 0.7, 0.04)):
+    for h, batch, energy, itl in (("a", 1, 1.0, 0.05), ("b", 8, 0.5, 0.02), ("c", 32, 0.7, 0.04)):
         params[h] = {"pytorch.batch_size": batch}
         for cycle in (1, 2, 3):
-            results.append(make_result(h, cycle, energy_per_token=energy + cycle / 100,
-                                       itl=itl, tokens_per_second=10.0 * batch + cycle))
+            results.append(
+                make_result(
+                    h,
+                    cycle,
+                    energy_per_token=energy + cycle / 100,
+                    itl=itl,
+                    tokens_per_second=10.0 * batch + cycle,
+                )
+            )
     results.append(attrs.evolve(make_result("c", 4, status="failed")))
     path = tmp_path / "results.parquet"
     pq.write_table(rows_to_table([flat_row(r, params[r.config_hash]) for r in results]), path)

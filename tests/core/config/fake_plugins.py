@@ -28,8 +28,9 @@ class AlphaConfig:
 
     def __attrs_post_init__(self) -> None:
         if self.min_len > self.max_len:
-            raise ValueError(f"alpha.min_len ({self.min_len}) must be <= "
-                             f"alpha.max_len ({self.max_len})")
+            raise ValueError(
+                f"alpha.min_len ({self.min_len}) must be <= alpha.max_len ({self.max_len})"
+            )
 
 
 @attrs.frozen
@@ -135,8 +136,9 @@ def standard_entry_points() -> list[FakeEntryPoint]:
     ]
 
 
-def use_fake_plugins(monkeypatch: Any, entry_points: list[FakeEntryPoint] | None = None,
-                     only: str | None = None) -> llem.plugins.Registry:
+def use_fake_plugins(
+    monkeypatch: Any, entry_points: list[FakeEntryPoint] | None = None, only: str | None = None
+) -> llem.plugins.Registry:
     """Make llem.plugins discover ``entry_points`` (default: alpha, beta, meters) and
     nothing else; ``only`` sets LLEM_PLUGINS. Returns the refreshed registry."""
     eps = standard_entry_points() if entry_points is None else entry_points

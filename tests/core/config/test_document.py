@@ -17,17 +17,20 @@ def test_plain_data_and_one_based_positions():
     assert str(doc.locate(("b", "missing"))) == "f.yaml:2:1"  # the key of the nearest ancestor
 
 
-@pytest.mark.parametrize("text,expected", [
-    ("a: !!python/object/apply:os.system ['true']\n", "the YAML tag"),
-    ("a: !!python/name:os.system ''\n", "the YAML tag"),
-    ("a: !!binary aGVsbG8=\n", "not allowed"),
-    ("a: !!set {x}\n", "not allowed"),
-    ("a: 2024-01-01\n", "read as a date; quote it"),
-    ("1: x\n", "keys must be text"),
-    ("&a [*a]\n", "recursive alias"),
-    ("a: 1\na: 2\n", "duplicate key"),
-    ("a: [\n", "not valid YAML"),
-])
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("a: !!python/object/apply:os.system ['true']\n", "the YAML tag"),
+        ("a: !!python/name:os.system ''\n", "the YAML tag"),
+        ("a: !!binary aGVsbG8=\n", "not allowed"),
+        ("a: !!set {x}\n", "not allowed"),
+        ("a: 2024-01-01\n", "read as a date; quote it"),
+        ("1: x\n", "keys must be text"),
+        ("&a [*a]\n", "recursive alias"),
+        ("a: 1\na: 2\n", "duplicate key"),
+        ("a: [\n", "not valid YAML"),
+    ],
+)
 def test_rejected(text, expected):
     with pytest.raises(ConfigError, match=expected):
         parse_yaml(text, "f.yaml")
@@ -43,11 +46,14 @@ def test_deep_nesting_is_a_config_error():
         parse_yaml("[" * 5000 + "]" * 5000, "f.yaml")
 
 
-@pytest.mark.parametrize("text,where", [
-    ('model: "\\ud800\\udc00"\n', "f.yaml:1:8: model: "),  # a JSON-style surrogate pair
-    ("a: {b: !!str \"\\udfff\"}\n", "f.yaml:1:8: a.b: "),
-    ('a:\n  "x\\udc80": 1\n', "f.yaml:2:3: a: a key: "),  # the key itself is not printed
-])
+@pytest.mark.parametrize(
+    "text,where",
+    [
+        ('model: "\\ud800\\udc00"\n', "f.yaml:1:8: model: "),  # a JSON-style surrogate pair
+        ('a: {b: !!str "\\udfff"}\n', "f.yaml:1:8: a.b: "),
+        ('a:\n  "x\\udc80": 1\n', "f.yaml:2:3: a: a key: "),  # the key itself is not printed
+    ],
+)
 def test_lone_surrogates_are_a_config_error_with_the_place(text, where):
     with pytest.raises(ConfigError) as err:
         parse_yaml(text, "f.yaml")

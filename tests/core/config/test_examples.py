@@ -8,8 +8,8 @@ from pathlib import Path
 import llem.plugins
 import pytest
 from llem.config.loader import load_config, loads
-from llem.config.preview import Gpus, build_preview
 from llem.errors import ConfigError
+from llem.plan.preview import Gpus, build_preview
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 COUNTS = {"sweep.yaml": 6, "backends.yaml": 5, "experiments.yaml": 4, "quickstart.yaml": 1}

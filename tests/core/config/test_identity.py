@@ -8,7 +8,7 @@ import re
 import attrs
 from llem.config.identity import config_hash, config_to_dict, varying_params
 from llem.config.loader import loads
-from llem.config.model import ExecutionConfig, ExperimentConfig, OutputConfig
+from llem.config.schema import ExecutionConfig, ExperimentConfig, OutputConfig
 
 from tests.core.config.fake_plugins import AlphaConfig, GaugeConfig
 
@@ -23,14 +23,16 @@ def test_hash_is_12_hex_and_stable_across_processes_and_spelling():
     assert re.fullmatch(r"[0-9a-f]{12}", config_hash(a))
     assert config_hash(a) == config_hash(b)
     # pinned: changes only if the config schema or defaults change (then results change)
-    assert config_hash(a) == config_hash(ExperimentConfig(
-        model="m", backend="alpha", sections={"alpha": AlphaConfig()}))
+    assert config_hash(a) == config_hash(
+        ExperimentConfig(model="m", backend="alpha", sections={"alpha": AlphaConfig()})
+    )
 
 
 def test_hash_ignores_execution_output_and_name():
     base = ExperimentConfig(model="m", backend="alpha", sections={"alpha": AlphaConfig()})
-    other = attrs.evolve(base, name="x", execution=ExecutionConfig(cycles=9),
-                         output=OutputConfig(dir="elsewhere"))
+    other = attrs.evolve(
+        base, name="x", execution=ExecutionConfig(cycles=9), output=OutputConfig(dir="elsewhere")
+    )
     assert config_hash(base) == config_hash(other)
 
 
@@ -38,8 +40,10 @@ def test_hash_covers_plugin_sections_and_methodology():
     base = ExperimentConfig(model="m", backend="alpha", sections={"alpha": AlphaConfig()})
     h = config_hash(base)
     assert config_hash(attrs.evolve(base, sections={"alpha": AlphaConfig(batch_size=2)})) != h
-    assert config_hash(attrs.evolve(base, sections={"alpha": AlphaConfig(),
-                                                    "gauge": GaugeConfig()})) != h
+    assert (
+        config_hash(attrs.evolve(base, sections={"alpha": AlphaConfig(), "gauge": GaugeConfig()}))
+        != h
+    )
     assert config_hash(attrs.evolve(base, precision="fp16")) != h
 
 

@@ -35,8 +35,10 @@ def test_user_config_path_honours_env_and_xdg(monkeypatch, tmp_path):
 
 
 def test_user_config_is_merged_under_the_file(user_config):
-    user_config("output: {dir: /data/llem}\nwarmup: {thermal_floor_s: 45}\n"
-                "baseline: {duration_s: 10}\nexecution: {cycles: 4}\n")
+    user_config(
+        "output: {dir: /data/llem}\nwarmup: {thermal_floor_s: 45}\n"
+        "baseline: {duration_s: 10}\nexecution: {cycles: 4}\n"
+    )
     study = loads("model: m\nbackend: alpha\nwarmup: {runs: 2}\nbaseline: {duration_s: 20}\n")
     cfg = study.experiments[0]
     assert cfg.output.dir == "/data/llem" and study.output.dir == "/data/llem"
@@ -49,8 +51,10 @@ def test_user_config_errors_name_the_user_config(user_config):
     path = user_config("warmup:\n  thermal_flor_s: 45\n")
     with pytest.raises(ConfigError) as info:
         loads("model: m\nbackend: alpha\n")
-    assert f"{path}:2:3: warmup.thermal_flor_s: unknown key 'thermal_flor_s'; did you mean " \
-           "'thermal_floor_s'?" in str(info.value)
+    assert (
+        f"{path}:2:3: warmup.thermal_flor_s: unknown key 'thermal_flor_s'; did you mean "
+        "'thermal_floor_s'?" in str(info.value)
+    )
 
 
 def test_user_config_may_not_hold_a_sweep(user_config):
@@ -61,15 +65,26 @@ def test_user_config_may_not_hold_a_sweep(user_config):
 
 def test_set_overrides_win_and_are_recorded(write):
     path = write("model: m\nbackend: alpha\ngeneration: {max_new_tokens: 8}\n")
-    study = load_config(path, overrides=["generation.max_new_tokens=64", "devices=[0, 1]",
-                                         "alpha.batch_size=4", "energy.meter="])
+    study = load_config(
+        path,
+        overrides=[
+            "generation.max_new_tokens=64",
+            "devices=[0, 1]",
+            "alpha.batch_size=4",
+            "energy.meter=",
+        ],
+    )
     cfg = study.experiments[0]
     assert cfg.generation.max_new_tokens == 64
     assert cfg.devices == (0, 1)
     assert cfg.section("alpha").batch_size == 4
     assert cfg.energy.meter is None
-    assert study.overrides == ("generation.max_new_tokens=64", "devices=[0, 1]",
-                               "alpha.batch_size=4", "energy.meter=")
+    assert study.overrides == (
+        "generation.max_new_tokens=64",
+        "devices=[0, 1]",
+        "alpha.batch_size=4",
+        "energy.meter=",
+    )
 
 
 def test_set_errors_name_the_flag(write):
@@ -100,8 +115,11 @@ def test_quick_profile():
 
 
 def test_publication_profile_raises_floors_and_keeps_larger_values():
-    study = loads("model: m\nbackend: alpha\nexecution: {cycles: 9}\nbaseline: {enabled: false}\n"
-                  "warmup: {thermal_floor_s: 10}\n", profile="publication")
+    study = loads(
+        "model: m\nbackend: alpha\nexecution: {cycles: 9}\nbaseline: {enabled: false}\n"
+        "warmup: {thermal_floor_s: 10}\n",
+        profile="publication",
+    )
     cfg = study.experiments[0]
     assert study.execution.cycles == 9
     assert cfg.warmup.thermal_floor_s == 60 and cfg.baseline.enabled
@@ -110,8 +128,7 @@ def test_publication_profile_raises_floors_and_keeps_larger_values():
 
 
 def test_set_wins_over_profile():
-    study = loads("model: m\nbackend: alpha\n", profile="quick",
-                  overrides=["execution.cycles=2"])
+    study = loads("model: m\nbackend: alpha\n", profile="quick", overrides=["execution.cycles=2"])
     assert study.execution.cycles == 2
 
 

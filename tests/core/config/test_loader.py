@@ -6,7 +6,7 @@ import re
 
 import pytest
 from llem.config.loader import config_from_args, load_config, loads
-from llem.config.model import ExperimentConfig, StudyConfig
+from llem.config.schema import ExperimentConfig, StudyConfig
 from llem.errors import ConfigError
 
 from tests.core.config.fake_plugins import AlphaConfig, GaugeConfig
@@ -36,21 +36,26 @@ def test_single_experiment_is_a_study_of_one(write):
 
 def test_unknown_key_error_names_line_column_and_suggestion(write):
     msg = error_of(write, "model: m\nbackend: alpha\ngeneraton:\n  max_new_tokens: 4\n")
-    assert re.search(r"config\.yaml:3:1: unknown key 'generaton'; did you mean 'generation'\?",
-                     msg), msg
+    assert re.search(
+        r"config\.yaml:3:1: unknown key 'generaton'; did you mean 'generation'\?", msg
+    ), msg
     assert "expected one of:" in msg
 
 
 def test_nested_unknown_key_points_at_the_key(write):
     msg = error_of(write, "model: m\nbackend: alpha\ngeneration:\n  max_new_token: 4\n")
-    assert "config.yaml:4:3: generation.max_new_token: unknown key 'max_new_token'; " \
-           "did you mean 'max_new_tokens'?" in msg
+    assert (
+        "config.yaml:4:3: generation.max_new_token: unknown key 'max_new_token'; "
+        "did you mean 'max_new_tokens'?" in msg
+    )
 
 
 def test_wrong_literal_names_options_and_suggestion(write):
     msg = error_of(write, "model: m\nbackend: alpha\nprecision: fp61\n")
-    assert "config.yaml:3:12: precision: expected one of fp32, fp16, bf16, got 'fp61'; " \
-           "did you mean 'fp16'?" in msg
+    assert (
+        "config.yaml:3:12: precision: expected one of fp32, fp16, bf16, got 'fp61'; "
+        "did you mean 'fp16'?" in msg
+    )
 
 
 def test_range_error_names_value_position(write):
@@ -59,11 +64,16 @@ def test_range_error_names_value_position(write):
 
 
 def test_cross_field_min_le_max_points_at_the_first_field(write):
-    msg = error_of(write, "model: m\nbackend: alpha\ngeneration:\n  max_new_tokens: 8\n"
-                          "  min_new_tokens: 16\n")
-    assert msg.startswith("config.yaml:5:19: generation.min_new_tokens (16) must be <= "
-                          "generation.max_new_tokens (8)") or \
-        "config.yaml:5:19: generation.min_new_tokens (16) must be <=" in msg
+    msg = error_of(
+        write, "model: m\nbackend: alpha\ngeneration:\n  max_new_tokens: 8\n  min_new_tokens: 16\n"
+    )
+    assert (
+        msg.startswith(
+            "config.yaml:5:19: generation.min_new_tokens (16) must be <= "
+            "generation.max_new_tokens (8)"
+        )
+        or "config.yaml:5:19: generation.min_new_tokens (16) must be <=" in msg
+    )
 
 
 def test_cross_field_rule_in_a_plugin_section(write):
@@ -72,23 +82,31 @@ def test_cross_field_rule_in_a_plugin_section(write):
 
 
 def test_strict_scalars(write):
-    msg = error_of(write, "model: m\nbackend: alpha\nalpha: {batch_size: 8.5}\n"
-                          "generation: {ignore_eos: 'no'}\n")
+    msg = error_of(
+        write,
+        "model: m\nbackend: alpha\nalpha: {batch_size: 8.5}\ngeneration: {ignore_eos: 'no'}\n",
+    )
     assert "alpha.batch_size: expected an integer, got 8.5 (float)" in msg
     assert "generation.ignore_eos: expected true or false, got 'no' (str)" in msg
 
 
 def test_several_problems_are_reported_together(write):
-    msg = error_of(write, "model: m\nbackend: alpha\nprecision: fp8\nwarmup: {runs: -1}\n"
-                          "devices: '01'\n")
+    msg = error_of(
+        write, "model: m\nbackend: alpha\nprecision: fp8\nwarmup: {runs: -1}\ndevices: '01'\n"
+    )
     assert "(3 problems)" in msg
     assert "devices: expected a list, got '01' (str)" in msg
 
 
-@pytest.mark.parametrize("tag", ["!!python/object:os.system {x: 1}",
-                                 "!!python/name:os.system ''",
-                                 "!!python/object/apply:os.system ['echo hi']",
-                                 "!custom 3"])
+@pytest.mark.parametrize(
+    "tag",
+    [
+        "!!python/object:os.system {x: 1}",
+        "!!python/name:os.system ''",
+        "!!python/object/apply:os.system ['echo hi']",
+        "!custom 3",
+    ],
+)
 def test_python_and_custom_tags_are_rejected(write, tag):
     msg = error_of(write, f"model: m\nbackend: alpha\nextra: {tag}\n")
     assert "config.yaml:3:8: extra: the YAML tag" in msg and "is not allowed" in msg
@@ -132,8 +150,10 @@ def test_disabled_plugin_section_names_llem_plugins(write, monkeypatch):
 
     use_fake_plugins(monkeypatch, only="alpha")
     msg = error_of(write, "model: m\nbackend: alpha\nmeters: {}\ngauge: {measure_cpu: false}\n")
-    assert "config.yaml:3:1: section 'meters' cannot be used: plugin meters (llem-meters) " \
-           "is disabled: LLEM_PLUGINS='alpha' does not name it" in msg
+    assert (
+        "config.yaml:3:1: section 'meters' cannot be used: plugin meters (llem-meters) "
+        "is disabled: LLEM_PLUGINS='alpha' does not name it" in msg
+    )
     assert "config.yaml:4:1: unknown key 'gauge'" in msg
     assert "LLEM_PLUGINS leaves out beta, meters: one of them may provide it" in msg
 
@@ -149,8 +169,11 @@ def test_component_without_section_refuses_one(write):
 
 
 def test_meter_and_sink_names_are_checked(write):
-    msg = error_of(write, "model: m\nbackend: alpha\nenergy: {meter: gauje, cross_check: [nvml,"
-                          " zeus]}\noutput: {sinks: [json, parket]}\n")
+    msg = error_of(
+        write,
+        "model: m\nbackend: alpha\nenergy: {meter: gauje, cross_check: [nvml,"
+        " zeus]}\noutput: {sinks: [json, parket]}\n",
+    )
     assert "energy.meter: no meter named 'gauje' is installed; did you mean 'gauge'?" in msg
     assert "energy.cross_check[1]: meter 'zeus' cannot be used" in msg
     assert "pip install llem-zeus" in msg
@@ -160,13 +183,19 @@ def test_meter_and_sink_names_are_checked(write):
 def test_builtin_model_names_are_validated(write):
     assert load_config(write("model: builtin:tiny-llama\nbackend: alpha\n")).experiments
     msg = error_of(write, "model: builtin:tiny-lama\nbackend: alpha\n")
-    assert "config.yaml:1:8: model: no built-in model named 'tiny-lama'; " \
-           "did you mean 'builtin:tiny-llama'?" in msg
+    assert (
+        "config.yaml:1:8: model: no built-in model named 'tiny-lama'; "
+        "did you mean 'builtin:tiny-llama'?" in msg
+    )
 
 
 def test_methodology_shortcuts_are_legal(write):
-    study = load_config(write("model: m\nbackend: alpha\nwarmup: {runs: 0, thermal_floor_s: 0}\n"
-                              "baseline: {enabled: false}\nexecution: {cycles: 1}\n"))
+    study = load_config(
+        write(
+            "model: m\nbackend: alpha\nwarmup: {runs: 0, thermal_floor_s: 0}\n"
+            "baseline: {enabled: false}\nexecution: {cycles: 1}\n"
+        )
+    )
     cfg = study.experiments[0]
     assert cfg.warmup.thermal_floor_s == 0 and not cfg.baseline.enabled
     assert study.execution.cycles == 1
@@ -178,8 +207,9 @@ def test_other_backends_sections_are_dropped(write):
 
 
 def test_config_from_args_builds_a_study_of_one():
-    study = config_from_args("builtin:tiny-llama", "alpha", ["generation.max_new_tokens=7"],
-                             "quick")
+    study = config_from_args(
+        "builtin:tiny-llama", "alpha", ["generation.max_new_tokens=7"], "quick"
+    )
     cfg = study.experiments[0]
     assert study.name == "tiny-llama"
     assert cfg.generation.max_new_tokens == 7
@@ -203,9 +233,12 @@ def test_name_sets_study_and_single_experiment_name(write):
 
 def test_experiment_level_execution_and_output_are_accepted(write):
     """What llem writes to config.yaml for a study built in Python loads back."""
-    study = load_config(write(
-        "name: t\nexecution: {cycles: 2}\nexperiments:\n"
-        "  - {model: m, backend: alpha, execution: {cycles: 2}, output: {dir: r}, name: a}\n"))
+    study = load_config(
+        write(
+            "name: t\nexecution: {cycles: 2}\nexperiments:\n"
+            "  - {model: m, backend: alpha, execution: {cycles: 2}, output: {dir: r}, name: a}\n"
+        )
+    )
     assert study.execution.cycles == 2
     assert study.experiments[0].name == "a"
 
@@ -223,11 +256,17 @@ def test_devices_must_be_distinct_non_negative(write):
 
 
 def test_flag_errors_name_the_flag():
-    with pytest.raises(ConfigError, match=r"^--model/--backend: model: no built-in model "
-                                          r"named 'tiny'; did you mean 'builtin:tiny-llama'\?"):
+    with pytest.raises(
+        ConfigError,
+        match=r"^--model/--backend: model: no built-in model "
+        r"named 'tiny'; did you mean 'builtin:tiny-llama'\?",
+    ):
         config_from_args("builtin:tiny", "alpha", (), None)
-    with pytest.raises(ConfigError, match=r"^--model/--backend: backend: no backend named "
-                                          r"'alpah' is installed; did you mean 'alpha'\?"):
+    with pytest.raises(
+        ConfigError,
+        match=r"^--model/--backend: backend: no backend named "
+        r"'alpah' is installed; did you mean 'alpha'\?",
+    ):
         config_from_args("m", "alpah", (), None)
 
 

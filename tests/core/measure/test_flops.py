@@ -6,8 +6,14 @@ from llem.measure.flops import estimate_flops
 
 
 def rec(inp, out):  # type: ignore[no-untyped-def]
-    return RequestRecord(request_id=0, input_tokens=inp, output_tokens=out, t_submit_ns=0,
-                         t_first_token_ns=1, t_end_ns=2)
+    return RequestRecord(
+        request_id=0,
+        input_tokens=inp,
+        output_tokens=out,
+        t_submit_ns=0,
+        t_first_token_ns=1,
+        t_end_ns=2,
+    )
 
 
 ARCH = {"num_hidden_layers": 2, "num_attention_heads": 4, "hidden_size": 64}

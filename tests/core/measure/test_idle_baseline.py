@@ -3,7 +3,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from llem.config.model import BaselineConfig
+from llem.config.schema import BaselineConfig
 from llem.measure import baseline as bl
 from llem.telemetry.devices import resolve_devices
 
@@ -54,8 +54,7 @@ def test_corrupt_cache_is_ignored(fake_nvml, tmp_path):
     fake_nvml.configure(gpus=[{}])
     (tmp_path / "cache").mkdir()
     (tmp_path / "cache" / "baseline.json").write_text("{not json")
-    out = bl.idle_baseline(resolve_devices([0]), BaselineConfig(duration_s=0.1),
-                           interval_s=0.05)
+    out = bl.idle_baseline(resolve_devices([0]), BaselineConfig(duration_s=0.1), interval_s=0.05)
     assert out.source == "measured"
 
 
@@ -83,8 +82,9 @@ def test_a_cooling_gpu_is_measured_until_its_power_settles(fake_nvml, tmp_path, 
     fake_nvml.configure(gpus=[{"power_w": 150.0}])
     devices = resolve_devices([0])
     _power_script(fake_nvml, [(0.25, 80.0)])  # still cooling when duration_s ends
-    out = bl.idle_baseline(devices, BaselineConfig(duration_s=0.3, max_settle_s=3.0),
-                           interval_s=0.02)
+    out = bl.idle_baseline(
+        devices, BaselineConfig(duration_s=0.3, max_settle_s=3.0), interval_s=0.02
+    )
     assert out.settled
     assert out.total_w == pytest.approx(80.0, abs=0.5)  # the trailing span, not the warm start
     assert 0.5 <= out.duration_s <= 1.5
@@ -96,8 +96,9 @@ def test_a_gpu_that_never_settles_is_reported_and_not_cached(fake_nvml, tmp_path
     fake_nvml.configure(gpus=[{"power_w": 200.0}])
     devices = resolve_devices([0])
     _power_script(fake_nvml, [(0.02, 200.0 - i) for i in range(1, 60)])  # -50 W/s
-    out = bl.idle_baseline(devices, BaselineConfig(duration_s=0.3, max_settle_s=0.3),
-                           interval_s=0.02)
+    out = bl.idle_baseline(
+        devices, BaselineConfig(duration_s=0.3, max_settle_s=0.3), interval_s=0.02
+    )
     assert not out.settled
     assert out.drift_w[devices[0].uuid] < -2.0
     assert 0.55 <= out.duration_s <= 1.0  # duration_s + max_settle_s, give or take a check
@@ -106,8 +107,9 @@ def test_a_gpu_that_never_settles_is_reported_and_not_cached(fake_nvml, tmp_path
 
 def test_flat_power_settles_at_once(fake_nvml, tmp_path):
     fake_nvml.configure(gpus=[{"power_w": 70.0}])
-    out = bl.idle_baseline(resolve_devices([0]), BaselineConfig(duration_s=0.3, max_settle_s=5),
-                           interval_s=0.02)
+    out = bl.idle_baseline(
+        resolve_devices([0]), BaselineConfig(duration_s=0.3, max_settle_s=5), interval_s=0.02
+    )
     assert out.settled and out.duration_s < 0.6
 
 

@@ -9,7 +9,7 @@ import attrs
 import pyarrow.parquet as pq
 import pytest
 from llem import Availability, EnergyReading, Meter
-from llem.config.model import (
+from llem.config.schema import (
     BaselineConfig,
     DatasetConfig,
     EnergyConfig,
@@ -27,7 +27,9 @@ FOUR = [{"uuid": f"GPU-{i}0000000-0000-0000-0000-00000000000{i}"} for i in range
 
 def make_cfg(fake=None, **changes):  # type: ignore[no-untyped-def]
     base = ExperimentConfig(
-        model="fake-model", backend="fake", devices=(0,),
+        model="fake-model",
+        backend="fake",
+        devices=(0,),
         dataset=DatasetConfig(num_prompts=8, input_len=16),
         generation=GenerationConfig(max_new_tokens=8),
         warmup=WarmupConfig(runs=1, thermal_floor_s=0),
@@ -41,8 +43,9 @@ def make_cfg(fake=None, **changes):  # type: ignore[no-untyped-def]
 
 def run(cfg, registry, tmp_path, events=None):  # type: ignore[no-untyped-def]
     emit = (lambda kind, payload: events.append((kind, payload))) if events is not None else None
-    return run_experiment(cfg, experiment_id="cafe-c1", cycle=1, run_dir=tmp_path, emit=emit,
-                          registry=registry)
+    return run_experiment(
+        cfg, experiment_id="cafe-c1", cycle=1, run_dir=tmp_path, emit=emit, registry=registry
+    )
 
 
 def codes(result):  # type: ignore[no-untyped-def]
@@ -50,10 +53,17 @@ def codes(result):  # type: ignore[no-untyped-def]
 
 
 def test_measured_experiment_has_energy_performance_phases_and_time_series(
-        fake_nvml, fake_registry, tmp_path):
+    fake_nvml, fake_registry, tmp_path
+):
     fake_nvml.configure(gpus=[{"power_w": 70.0}, {"power_w": 70.0}])
-    fake = FakeBackendConfig(batch_size=8, prefill_s=0.15, step_s=0.04, prefill_power_w=400.0,
-                             decode_power_w=200.0, idle_power_w=70.0)
+    fake = FakeBackendConfig(
+        batch_size=8,
+        prefill_s=0.15,
+        step_s=0.04,
+        prefill_power_w=400.0,
+        decode_power_w=200.0,
+        idle_power_w=70.0,
+    )
     events: list = []
     r = run(make_cfg(fake, devices=(0, 1)), fake_registry, tmp_path, events)
     assert r.status == "ok", r.error
@@ -75,8 +85,13 @@ def test_measured_experiment_has_energy_performance_phases_and_time_series(
     assert r.workload.output_tokens == 64 and r.workload.input_tokens == 8 * 16
     assert r.flops.total == 2 * 1_000_000 * (64 + 128)
     assert r.warmup.runs == 1 and r.phases.baseline_s >= 0.2 and r.phases.load_s is not None
-    assert [p for k, p in events if k == "phase"] == ["baseline", "load", "warmup",
-                                                      "measuring", "done"]
+    assert [p for k, p in events if k == "phase"] == [
+        "baseline",
+        "load",
+        "warmup",
+        "measuring",
+        "done",
+    ]
     table = pq.read_table(tmp_path / r.timeseries_file)
     assert r.timeseries_file == "experiments/cafe-c1/timeseries.parquet"
     assert set(table.column("gpu_uuid").to_pylist()) == set(e.per_device_j)
@@ -86,7 +101,8 @@ def test_measured_experiment_has_energy_performance_phases_and_time_series(
 
 
 def test_cuda_visible_devices_2_0_measures_nvml_gpus_2_and_0(
-        fake_nvml, fake_registry, tmp_path, monkeypatch):
+    fake_nvml, fake_registry, tmp_path, monkeypatch
+):
     fake_nvml.configure(gpus=FOUR)
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "2,0")
     r = run(make_cfg(devices=(0, 1)), fake_registry, tmp_path)
@@ -95,7 +111,8 @@ def test_cuda_visible_devices_2_0_measures_nvml_gpus_2_and_0(
 
 
 def test_without_nvml_the_run_completes_with_null_energy_and_says_why(
-        fake_nvml, fake_registry, tmp_path):
+    fake_nvml, fake_registry, tmp_path
+):
     fake_nvml.configure(available=False)
     r = run(make_cfg(), fake_registry, tmp_path)
     assert r.status == "ok" and r.performance.tokens_per_second > 0
@@ -119,7 +136,8 @@ def test_energy_off_is_null_without_a_warning(fake_nvml, fake_registry, tmp_path
 
 
 def test_preflight_problems_are_a_failed_result_of_kind_preflight(
-        fake_nvml, fake_registry, tmp_path):
+    fake_nvml, fake_registry, tmp_path
+):
     r = run(make_cfg(FakeBackendConfig(problem="needs 99 GB")), fake_registry, tmp_path)
     assert r.status == "failed" and r.error.kind == "preflight"
     assert "needs 99 GB" in r.error.message and "Fix: fix the fake" in r.error.message
@@ -127,7 +145,8 @@ def test_preflight_problems_are_a_failed_result_of_kind_preflight(
 
 
 def test_unknown_backend_and_unusable_explicit_meter_are_preflight_failures(
-        fake_nvml, fake_registry, tmp_path):
+    fake_nvml, fake_registry, tmp_path
+):
     r = run(make_cfg(backend="nosuchengine"), fake_registry, tmp_path)
     assert r.error.kind == "preflight" and "no backend named 'nosuchengine'" in r.error.message
     r = run(make_cfg(devices=(), energy=EnergyConfig(meter="nvml")), fake_registry, tmp_path)
@@ -135,7 +154,8 @@ def test_unknown_backend_and_unusable_explicit_meter_are_preflight_failures(
 
 
 def test_a_backend_exception_is_a_failed_result_and_the_sampler_stops(
-        fake_nvml, fake_registry, tmp_path):
+    fake_nvml, fake_registry, tmp_path
+):
     threads = threading.active_count()
     r = run(make_cfg(FakeBackendConfig(crash="raise")), fake_registry, tmp_path)
     assert r.status == "failed" and r.error.kind == "exception"
@@ -149,8 +169,7 @@ def test_a_backend_that_loses_records_fails_clearly(fake_nvml, fake_registry, tm
     assert r.status == "failed" and "returned 7 records for 8 requests" in r.error.message
 
 
-def test_no_first_token_times_give_a_null_split_with_the_reason(
-        fake_nvml, fake_registry, tmp_path):
+def test_no_first_token_times_give_a_null_split_with_the_reason(fake_nvml, fake_registry, tmp_path):
     r = run(make_cfg(FakeBackendConfig(no_first_token=True)), fake_registry, tmp_path)
     assert r.status == "ok" and r.energy.prefill_j is None and r.energy.decode_j is None
     assert "no first-token time" in r.energy.phase_split_null_reason
@@ -159,17 +178,26 @@ def test_no_first_token_times_give_a_null_split_with_the_reason(
 
 def test_methodology_shortcuts_become_warnings(fake_nvml, fake_registry, tmp_path):
     fake_nvml.configure(gpus=[{"persistence": False}])
-    cfg = make_cfg(baseline=BaselineConfig(enabled=False),
-                   execution=ExecutionConfig(cycles=1),
-                   energy=EnergyConfig(sample_interval_ms=100, min_window_s=10.0))
+    cfg = make_cfg(
+        baseline=BaselineConfig(enabled=False),
+        execution=ExecutionConfig(cycles=1),
+        energy=EnergyConfig(sample_interval_ms=100, min_window_s=10.0),
+    )
     r = run(cfg, fake_registry, tmp_path)
-    assert {"thermal_floor_short", "no_baseline", "single_cycle", "short_window",
-            "persistence_off", "few_samples"} <= set(codes(r))
+    assert {
+        "thermal_floor_short",
+        "no_baseline",
+        "single_cycle",
+        "short_window",
+        "persistence_off",
+        "few_samples",
+    } <= set(codes(r))
     assert r.energy.adjusted_j is None and r.energy.baseline_power_w is None
 
 
-def test_a_baseline_that_never_settled_is_warned_about(fake_nvml, fake_registry, tmp_path,
-                                                      monkeypatch):
+def test_a_baseline_that_never_settled_is_warned_about(
+    fake_nvml, fake_registry, tmp_path, monkeypatch
+):
     from llem.measure import baseline as bl
 
     monkeypatch.setattr(bl, "SETTLE_CHECK_S", 0.05)
@@ -184,8 +212,11 @@ def test_a_baseline_that_never_settled_is_warned_about(fake_nvml, fake_registry,
 
     threading.Thread(target=cool, daemon=True).start()
     try:
-        r = run(make_cfg(baseline=BaselineConfig(duration_s=0.3, max_settle_s=0.3)),
-                fake_registry, tmp_path)
+        r = run(
+            make_cfg(baseline=BaselineConfig(duration_s=0.3, max_settle_s=0.3)),
+            fake_registry,
+            tmp_path,
+        )
     finally:
         falling.set()
     assert r.status == "ok", r.error
@@ -219,17 +250,22 @@ class ScaledNvml(Meter):
 
     def stop(self):  # type: ignore[no-untyped-def]
         r = self.inner.stop()
-        return EnergyReading(meter=self.name, method="scaled",
-                             gpu_j={k: v * self.factor for k, v in r.gpu_j.items()})
+        return EnergyReading(
+            meter=self.name, method="scaled", gpu_j={k: v * self.factor for k, v in r.gpu_j.items()}
+        )
 
 
 @pytest.mark.parametrize("factor, warned", [(1.0, False), (1.1, True)])
 def test_cross_check_meters_measure_the_same_window(
-        fake_nvml, fake_registry, tmp_path, monkeypatch, factor, warned):
+    fake_nvml, fake_registry, tmp_path, monkeypatch, factor, warned
+):
     monkeypatch.setattr(ScaledNvml, "factor", factor)
     fake_registry.meters["scaled"] = ScaledNvml
-    cfg = make_cfg(energy=EnergyConfig(meter="nvml", cross_check=("scaled",),
-                                       sample_interval_ms=20, min_window_s=0.1))
+    cfg = make_cfg(
+        energy=EnergyConfig(
+            meter="nvml", cross_check=("scaled",), sample_interval_ms=20, min_window_s=0.1
+        )
+    )
     r = run(cfg, fake_registry, tmp_path)
     assert [x.meter for x in r.energy.readings] == ["nvml", "scaled"]
     assert r.energy.cross_check_rel_diff["scaled"] == pytest.approx(factor - 1, abs=0.02)
@@ -237,15 +273,16 @@ def test_cross_check_meters_measure_the_same_window(
 
 
 def test_co2_comes_from_the_estimate_hook(fake_nvml, fake_registry, tmp_path, monkeypatch):
-    monkeypatch.setattr(type(fake_registry), "estimate_co2",
-                        lambda self, j, carbon: (j * 1e-7, {"source": "test"}))
+    monkeypatch.setattr(
+        type(fake_registry), "estimate_co2", lambda self, j, carbon: (j * 1e-7, {"source": "test"})
+    )
     r = run(make_cfg(), fake_registry, tmp_path)
     assert r.energy.co2_kg == pytest.approx(r.energy.total_j * 1e-7)
     assert r.energy.co2_details == {"source": "test"}
 
 
 def test_no_timeseries_when_output_says_so(fake_nvml, fake_registry, tmp_path):
-    from llem.config.model import OutputConfig
+    from llem.config.schema import OutputConfig
 
     r = run(make_cfg(output=OutputConfig(save_timeseries=False)), fake_registry, tmp_path)
     assert r.timeseries_file is None and not (tmp_path / "experiments").exists()
@@ -277,8 +314,9 @@ class RendezvousMeter(Meter):
         self.t0 = time.perf_counter()
 
     def stop(self):  # type: ignore[no-untyped-def]
-        return EnergyReading(meter=self.name, method="fake",
-                             gpu_j={"x": time.perf_counter() - self.t0})
+        return EnergyReading(
+            meter=self.name, method="fake", gpu_j={"x": time.perf_counter() - self.t0}
+        )
 
 
 @pytest.fixture
@@ -286,8 +324,13 @@ def rendezvous(fake_registry, monkeypatch):  # type: ignore[no-untyped-def]
     """The rendezvous meter registered, and the fake backend's preflight and load
     instrumented: what they saw lands in the returned dict."""
     seen: dict = {}
-    for name, value in (("preparing", threading.Event()), ("preflighting", threading.Event()),
-                        ("prepared_in", None), ("prepare_done", False), ("prepare_s", 0.0)):
+    for name, value in (
+        ("preparing", threading.Event()),
+        ("preflighting", threading.Event()),
+        ("prepared_in", None),
+        ("prepare_done", False),
+        ("prepare_s", 0.0),
+    ):
         monkeypatch.setattr(RendezvousMeter, name, value)
     fake_registry.meters["rendezvous"] = RendezvousMeter
     backend = fake_registry.backends["fake"]
@@ -313,9 +356,13 @@ def helper_threads() -> list[str]:
 
 
 def test_meters_are_prepared_beside_the_backend_preflight_and_joined_before_load(
-        fake_nvml, fake_registry, rendezvous, tmp_path):
-    cfg = make_cfg(energy=EnergyConfig(meter="rendezvous", cross_check=("rendezvous",),
-                                       sample_interval_ms=20, min_window_s=0.1))
+    fake_nvml, fake_registry, rendezvous, tmp_path
+):
+    cfg = make_cfg(
+        energy=EnergyConfig(
+            meter="rendezvous", cross_check=("rendezvous",), sample_interval_ms=20, min_window_s=0.1
+        )
+    )
     r = run(cfg, fake_registry, tmp_path)
     assert r.status == "ok", r.error
     assert rendezvous["met"]  # prepare() was running while the preflight ran
@@ -328,10 +375,12 @@ def test_meters_are_prepared_beside_the_backend_preflight_and_joined_before_load
 
 
 def test_a_backend_preflight_failure_wins_and_waits_for_the_meter_thread(
-        fake_nvml, fake_registry, rendezvous, tmp_path, monkeypatch):
+    fake_nvml, fake_registry, rendezvous, tmp_path, monkeypatch
+):
     monkeypatch.setattr(RendezvousMeter, "prepare_s", 0.3)
-    cfg = make_cfg(FakeBackendConfig(problem="needs 99 GB"),
-                   energy=EnergyConfig(meter="rendezvous"))
+    cfg = make_cfg(
+        FakeBackendConfig(problem="needs 99 GB"), energy=EnergyConfig(meter="rendezvous")
+    )
     r = run(cfg, fake_registry, tmp_path)
     assert r.status == "failed" and r.error.kind == "preflight"
     assert "needs 99 GB" in r.error.message
@@ -340,16 +389,19 @@ def test_a_backend_preflight_failure_wins_and_waits_for_the_meter_thread(
 
 
 def test_when_backend_and_meter_both_fail_preflight_the_backend_is_reported(
-        fake_nvml, fake_registry, tmp_path):
-    cfg = make_cfg(FakeBackendConfig(problem="needs 99 GB"), devices=(),
-                   energy=EnergyConfig(meter="nvml"))
+    fake_nvml, fake_registry, tmp_path
+):
+    cfg = make_cfg(
+        FakeBackendConfig(problem="needs 99 GB"), devices=(), energy=EnergyConfig(meter="nvml")
+    )
     r = run(cfg, fake_registry, tmp_path)
     assert r.error.kind == "preflight" and "needs 99 GB" in r.error.message
     assert "energy.meter" not in r.error.message and not helper_threads()
 
 
 def test_an_unusable_explicit_meter_fails_preflight_with_its_own_text(
-        fake_nvml, fake_registry, tmp_path):
+    fake_nvml, fake_registry, tmp_path
+):
     r = run(make_cfg(devices=(), energy=EnergyConfig(meter="nvml")), fake_registry, tmp_path)
     assert r.status == "failed" and r.error.kind == "preflight"
     assert r.error.message.startswith("energy.meter 'nvml' cannot measure here: ")

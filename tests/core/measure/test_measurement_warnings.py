@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from llem import EnergyReading
-from llem.config.model import (
+from llem.config.schema import (
     BaselineConfig,
     ExecutionConfig,
     ExperimentConfig,
@@ -13,12 +13,13 @@ from llem.config.model import (
 )
 from llem.interfaces import Device
 from llem.measure import quality
-from llem.results.model import Environment, GpuInfo, WarmupOutcome
+from llem.results.schema import Environment, GpuInfo, WarmupOutcome
 from llem.telemetry.devices import resolve_devices
 from llem.telemetry.timeseries import Timeseries
 
-DEV = Device(cuda_index=0, nvml_index=0, uuid="GPU-a", pci_bus_id="0:0:0.0", name="x",
-             memory_total_bytes=1)
+DEV = Device(
+    cuda_index=0, nvml_index=0, uuid="GPU-a", pci_bus_id="0:0:0.0", name="x", memory_total_bytes=1
+)
 
 
 def series(temps=(40, 41), reasons=(0, 0)):  # type: ignore[no-untyped-def]
@@ -40,9 +41,19 @@ def test_short_window():
 
 def test_persistence_off():
     gpu = GpuInfo(0, 0, "GPU-a", "p", "n", 1, persistence_mode=False)
-    env = Environment(gpus=(gpu,), driver_version=None, cuda_driver_version=None,
-                      cuda_visible_devices=None, cpu_model="c", cpu_count=1, ram_bytes=1,
-                      hostname="h", platform="p", python="3", llem_version="0")
+    env = Environment(
+        gpus=(gpu,),
+        driver_version=None,
+        cuda_driver_version=None,
+        cuda_visible_devices=None,
+        cpu_model="c",
+        cpu_count=1,
+        ram_bytes=1,
+        hostname="h",
+        platform="p",
+        python="3",
+        llem_version="0",
+    )
     assert codes(quality.persistence_off(env)) == ["persistence_off"]
     assert "nvidia-smi -pm 1" in quality.persistence_off(env)[0].fix
 
@@ -118,11 +129,17 @@ def test_the_workers_child_processes_are_not_others(fake_nvml):
 
 
 def test_methodology_shortcuts():
-    cfg = ExperimentConfig(model="m", warmup=WarmupConfig(thermal_floor_s=0),
-                           baseline=BaselineConfig(enabled=False),
-                           execution=ExecutionConfig(cycles=1))
+    cfg = ExperimentConfig(
+        model="m",
+        warmup=WarmupConfig(thermal_floor_s=0),
+        baseline=BaselineConfig(enabled=False),
+        execution=ExecutionConfig(cycles=1),
+    )
     assert codes(quality.methodology(cfg, "baseline.enabled is false")) == [
-        "thermal_floor_short", "no_baseline", "single_cycle"]
+        "thermal_floor_short",
+        "no_baseline",
+        "single_cycle",
+    ]
     assert quality.methodology(ExperimentConfig(model="m"), None) == []
 
 

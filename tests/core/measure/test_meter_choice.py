@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from llem import Availability, EnergyReading, Meter
-from llem.config.model import CarbonConfig, EnergyConfig
+from llem.config.schema import CarbonConfig, EnergyConfig
 from llem.errors import PluginError, PreflightError
 from llem.measure.meters import choose_meters
 from llem.plugins import Registry, missing_component_message
@@ -42,20 +42,27 @@ def registry(*classes):  # type: ignore[no-untyped-def]
 
 
 def test_auto_prefers_zeus_then_nvml_then_codecarbon_then_others():
-    reg = registry(meter_class("aaa"), meter_class("codecarbon"), meter_class("nvml"),
-                   meter_class("zeus"))
+    reg = registry(
+        meter_class("aaa"), meter_class("codecarbon"), meter_class("nvml"), meter_class("zeus")
+    )
     primary, cross, warnings = choose_meters(EnergyConfig(), reg, [])
     assert primary.name == "zeus" and cross == [] and warnings == []
-    reg = registry(meter_class("aaa"), meter_class("codecarbon"), meter_class("nvml"),
-                   meter_class("zeus", ok=False))
+    reg = registry(
+        meter_class("aaa"),
+        meter_class("codecarbon"),
+        meter_class("nvml"),
+        meter_class("zeus", ok=False),
+    )
     assert choose_meters(EnergyConfig(), reg, [])[0].name == "nvml"
     reg = registry(meter_class("aaa"), meter_class("zeus", missing="pip install llem-zeus"))
     assert choose_meters(EnergyConfig(), reg, [])[0].name == "aaa"
 
 
 def test_auto_with_nothing_usable_is_a_warning_listing_each_reason():
-    reg = registry(meter_class("nvml", ok=False, reason="no NVIDIA GPU"),
-                   meter_class("zeus", missing="zeus is not installed"))
+    reg = registry(
+        meter_class("nvml", ok=False, reason="no NVIDIA GPU"),
+        meter_class("zeus", missing="zeus is not installed"),
+    )
     primary, _, warnings = choose_meters(EnergyConfig(), reg, [])
     assert primary is None
     assert warnings[0].code == "no_meter"
@@ -73,13 +80,15 @@ def test_explicit_uninstalled_meter_names_the_distribution():
     with pytest.raises(PreflightError, match="pip install llem-zeus"):
         choose_meters(EnergyConfig(meter="zeus"), registry(meter_class("nvml")), [])
     with pytest.raises(PreflightError, match="cannot run: needs foo"):
-        choose_meters(EnergyConfig(meter="x"), registry(meter_class("x", missing="needs foo")),
-                      [])
+        choose_meters(EnergyConfig(meter="x"), registry(meter_class("x", missing="needs foo")), [])
 
 
 def test_null_meter_is_off_without_warning():
-    assert choose_meters(EnergyConfig(meter=None), registry(meter_class("nvml")), []) == \
-        (None, [], [])
+    assert choose_meters(EnergyConfig(meter=None), registry(meter_class("nvml")), []) == (
+        None,
+        [],
+        [],
+    )
 
 
 def test_cross_checks_run_with_the_primary_and_must_be_available():
@@ -106,7 +115,11 @@ def test_meters_get_their_section_and_the_carbon_config_if_they_take_it():
 
     carbon = CarbonConfig(country_iso_code="FRA")
     primary, cross, _ = choose_meters(
-        EnergyConfig(meter="cc", cross_check=("plain",)), registry(Carbonated, SectionOnly),
-        [], sections={"cc": "my-section", "plain": "its-section"}, carbon=carbon)
+        EnergyConfig(meter="cc", cross_check=("plain",)),
+        registry(Carbonated, SectionOnly),
+        [],
+        sections={"cc": "my-section", "plain": "its-section"},
+        carbon=carbon,
+    )
     assert primary.section == "my-section" and primary.carbon is carbon
     assert cross[0].section == "its-section"

@@ -11,8 +11,14 @@ MS = 1_000_000
 
 
 def rec(i, submit, first, end, out=11, inp=5):  # type: ignore[no-untyped-def]
-    return RequestRecord(request_id=i, input_tokens=inp, output_tokens=out, t_submit_ns=submit,
-                         t_first_token_ns=first, t_end_ns=end)
+    return RequestRecord(
+        request_id=i,
+        input_tokens=inp,
+        output_tokens=out,
+        t_submit_ns=submit,
+        t_first_token_ns=first,
+        t_end_ns=end,
+    )
 
 
 @given(st.lists(st.floats(0, 1e6), min_size=1, max_size=50), st.sampled_from([50, 90, 99]))

@@ -8,8 +8,14 @@ S = 1_000_000_000
 
 
 def rec(submit, first, end):  # type: ignore[no-untyped-def]
-    return RequestRecord(request_id=0, input_tokens=1, output_tokens=2, t_submit_ns=submit,
-                         t_first_token_ns=first, t_end_ns=end)
+    return RequestRecord(
+        request_id=0,
+        input_tokens=1,
+        output_tokens=2,
+        t_submit_ns=submit,
+        t_first_token_ns=first,
+        t_end_ns=end,
+    )
 
 
 def step_power(prefill_w, decode_w, edges):  # type: ignore[no-untyped-def]

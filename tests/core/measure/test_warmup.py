@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import pytest
-from llem.config.model import GenerationConfig, WarmupConfig
+from llem.config.schema import GenerationConfig, WarmupConfig
 from llem.interfaces import Request
 from llem.measure.warmup import coefficient_of_variation, run_warmup
 
@@ -59,4 +59,4 @@ def test_no_warmup(monkeypatch):
 
 def test_coefficient_of_variation():
     assert coefficient_of_variation([1.0]) is None
-    assert coefficient_of_variation([2.0, 4.0]) == pytest.approx(2 ** 0.5 / 3)
+    assert coefficient_of_variation([2.0, 4.0]) == pytest.approx(2**0.5 / 3)

@@ -5,7 +5,7 @@ import sys
 import types
 
 import pytest
-from llem.config.model import DatasetConfig, GenerationConfig
+from llem.config.schema import DatasetConfig, GenerationConfig
 from llem.errors import ConfigError, PreflightError
 from llem.measure import workload
 from llem.measure.workload import build_requests, build_workload
@@ -38,8 +38,9 @@ def test_synthetic_without_vocab_size_says_which_component_to_fix():
 def test_jsonl_takes_the_first_num_prompts(tmp_path):
     path = tmp_path / "p.jsonl"
     path.write_text("\n".join(f'{{"prompt": "p{i}", "other": 1}}' for i in range(5)) + "\n\n")
-    requests, notes = build_workload(DatasetConfig(source="jsonl", path=str(path),
-                                                   num_prompts=3), GEN, None)
+    requests, notes = build_workload(
+        DatasetConfig(source="jsonl", path=str(path), num_prompts=3), GEN, None
+    )
     assert [r.prompt for r in requests] == ["p0", "p1", "p2"] and notes == []
     assert all(r.input_ids is None for r in requests)
 
@@ -47,18 +48,22 @@ def test_jsonl_takes_the_first_num_prompts(tmp_path):
 def test_jsonl_with_fewer_prompts_uses_them_and_says_so(tmp_path):
     path = tmp_path / "p.jsonl"
     path.write_text('{"prompt": "a"}\n{"prompt": "b"}\n')
-    requests, notes = build_workload(DatasetConfig(source="jsonl", path=str(path),
-                                                   num_prompts=10), GEN, None)
+    requests, notes = build_workload(
+        DatasetConfig(source="jsonl", path=str(path), num_prompts=10), GEN, None
+    )
     assert len(requests) == 2
     assert notes[0].code == "fewer_prompts" and "2 prompt(s)" in notes[0].message
 
 
-@pytest.mark.parametrize("line, message", [
-    ("{not json", "not valid JSON"),
-    ('{"text": "x"}', 'no "prompt" field'),
-    ('{"prompt": 3}', '"prompt" must be a non-empty string'),
-    ('["prompt"]', 'no "prompt" field'),
-])
+@pytest.mark.parametrize(
+    "line, message",
+    [
+        ("{not json", "not valid JSON"),
+        ('{"text": "x"}', 'no "prompt" field'),
+        ('{"prompt": 3}', '"prompt" must be a non-empty string'),
+        ('["prompt"]', 'no "prompt" field'),
+    ],
+)
 def test_bad_jsonl_lines_are_reported_with_file_and_line(tmp_path, line, message):
     path = tmp_path / "bad.jsonl"
     path.write_text('{"prompt": "ok"}\n\n' + line + "\n")
@@ -76,8 +81,9 @@ def test_missing_and_empty_jsonl_files_are_config_errors(tmp_path):
 
 def test_aienergyscore_without_datasets_names_the_package(monkeypatch):
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *a: None if name == "datasets" else real(name, *a))
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "datasets" else real(name, *a)
+    )
     with pytest.raises(PreflightError, match="pip install datasets"):
         build_requests(DatasetConfig(source="aienergyscore"), GEN, None)
 
@@ -91,8 +97,11 @@ def _fake_datasets(monkeypatch, load):  # type: ignore[no-untyped-def]
     module.load_dataset = load
     monkeypatch.setitem(sys.modules, "datasets", module)
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: object()
-                        if name == "datasets" else real(name, *a))
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: object() if name == "datasets" else real(name, *a),
+    )
 
 
 def test_aienergyscore_prompts_come_from_the_hub_dataset(monkeypatch):

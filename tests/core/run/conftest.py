@@ -13,7 +13,7 @@ from typing import Any
 
 import attrs
 import pytest
-from llem.config.model import (
+from llem.config.schema import (
     BaselineConfig,
     DatasetConfig,
     ExecutionConfig,
@@ -22,7 +22,7 @@ from llem.config.model import (
     StudyConfig,
     WarmupConfig,
 )
-from llem.results.model import ExperimentResult, Failure
+from llem.results.schema import ExperimentResult, Failure
 
 from tests.fakes import study_backend
 from tests.fakes.study_results import make_result
@@ -45,11 +45,16 @@ def quick_experiment(i: int = 0, **extra: Any) -> ExperimentConfig:
     )
 
 
-def quick_study(n: int = 2, cycles: int = 3, *, order: str = "interleaved",
-                extras: dict[int, dict] | None = None, **execution: Any) -> StudyConfig:
+def quick_study(
+    n: int = 2,
+    cycles: int = 3,
+    *,
+    order: str = "interleaved",
+    extras: dict[int, dict] | None = None,
+    **execution: Any,
+) -> StudyConfig:
     extras = extras or {}
-    ex = ExecutionConfig(cycles=cycles, order=order, config_gap_s=0.0, cycle_gap_s=0.0,
-                         **execution)
+    ex = ExecutionConfig(cycles=cycles, order=order, config_gap_s=0.0, cycle_gap_s=0.0, **execution)
     return StudyConfig(
         name="t",
         experiments=tuple(quick_experiment(i, **extras.get(i, {})) for i in range(n)),
@@ -112,9 +117,16 @@ class FakeWorker:
     seen_manifests: list[dict] = attrs.Factory(list)
     interrupt_at_call: int | None = None
 
-    def __call__(self, cfg: ExperimentConfig, *, experiment_id: str, cycle: int,
-                 run_dir: Path, timeout_s: float | None, events: Any = None
-                 ) -> ExperimentResult:
+    def __call__(
+        self,
+        cfg: ExperimentConfig,
+        *,
+        experiment_id: str,
+        cycle: int,
+        run_dir: Path,
+        timeout_s: float | None,
+        events: Any = None,
+    ) -> ExperimentResult:
         import json
 
         self.seen_manifests.append(json.loads((run_dir / "manifest.json").read_text()))
@@ -126,12 +138,17 @@ class FakeWorker:
         if len(self.calls) == self.interrupt_at_call:
             raise KeyboardInterrupt
         failed = b.get("fail") or (
-            b.get("fail_first") and sum(c[0] == experiment_id for c in self.calls) == 1)
+            b.get("fail_first") and sum(c[0] == experiment_id for c in self.calls) == 1
+        )
         if failed:
             r = make_result(config_hash, cycle, status="failed")
             return attrs.evolve(r, error=Failure(kind="exception", message="told to fail"))
-        return make_result(config_hash, cycle, energy_per_token=b.get("energy", 0.5) + cycle
-                           * 0.01, itl=b.get("itl", 0.01))
+        return make_result(
+            config_hash,
+            cycle,
+            energy_per_token=b.get("energy", 0.5) + cycle * 0.01,
+            itl=b.get("itl", 0.01),
+        )
 
 
 @pytest.fixture

@@ -48,27 +48,37 @@ def run(n, backend="study_fake_preloaded", timeout_s=60, **extra):
 def _run(body: str, fake_plugin_site: Path, tmp_path: Path) -> tuple[int, dict[int, dict]]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(
-        [str(fake_plugin_site), str(REPO), *filter(None, [env.get("PYTHONPATH")])])
+        [str(fake_plugin_site), str(REPO), *filter(None, [env.get("PYTHONPATH")])]
+    )
     env["LLEM_TEST_PROBE_ENV"] = "at start"
     env.pop("LLEM_PLUGINS", None)
-    proc = subprocess.run([sys.executable, "-c", PRELUDE + textwrap.dedent(body),
-                           str(tmp_path)], env=env, cwd=REPO, capture_output=True, text=True,
-                          timeout=240)
+    proc = subprocess.run(
+        [sys.executable, "-c", PRELUDE + textwrap.dedent(body), str(tmp_path)],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     assert proc.returncode == 0, proc.stderr
     lines = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
-    script_pid = next(int(line.split()[1]) for line in proc.stdout.splitlines()
-                      if line.startswith("pid "))
+    script_pid = next(
+        int(line.split()[1]) for line in proc.stdout.splitlines() if line.startswith("pid ")
+    )
     return script_pid, {line["n"]: line for line in lines}
 
 
-def test_workers_are_forked_from_a_server_that_imported_the_preload(
-        fake_plugin_site, tmp_path):
-    pid, got = _run("""
+def test_workers_are_forked_from_a_server_that_imported_the_preload(fake_plugin_site, tmp_path):
+    pid, got = _run(
+        """
         print("pid", os.getpid())
         run(0)
         run(1)
         run(2, backend="study_fake")
-    """, fake_plugin_site, tmp_path)
+    """,
+        fake_plugin_site,
+        tmp_path,
+    )
     first, second, plain = got[0], got[1], got[2]
     assert first["status"] == second["status"] == plain["status"] == "ok"
     server = first["seen"]["ppid"]
@@ -83,15 +93,20 @@ def test_workers_are_forked_from_a_server_that_imported_the_preload(
 
 
 def test_a_changed_environment_is_seen_by_the_worker_which_is_then_spawned(
-        fake_plugin_site, tmp_path):
-    pid, got = _run("""
+    fake_plugin_site, tmp_path
+):
+    pid, got = _run(
+        """
         print("pid", os.getpid())
         run(0)
         os.environ["LLEM_TEST_PROBE_ENV"] = "changed"
         run(1)
         os.environ["LLEM_TEST_PROBE_ENV"] = "at start"
         run(2)
-    """, fake_plugin_site, tmp_path)
+    """,
+        fake_plugin_site,
+        tmp_path,
+    )
     server = got[0]["seen"]["ppid"]
     assert server != pid
     changed = got[1]["seen"]
@@ -103,12 +118,16 @@ def test_a_changed_environment_is_seen_by_the_worker_which_is_then_spawned(
 
 
 def test_a_forked_worker_that_dies_or_hangs_is_a_failed_result(fake_plugin_site, tmp_path):
-    pid, got = _run("""
+    pid, got = _run(
+        """
         print("pid", os.getpid())
         run(0, crash="sigkill")
         run(1, sleep_s=60, timeout_s=3)
         run(2)
-    """, fake_plugin_site, tmp_path)
+    """,
+        fake_plugin_site,
+        tmp_path,
+    )
     killed, hung, fine = got[0], got[1], got[2]
     assert killed["seen"]["ppid"] != pid  # it was forked
     assert killed["status"] == "failed" and killed["signal"] == signal.SIGKILL
@@ -117,15 +136,18 @@ def test_a_forked_worker_that_dies_or_hangs_is_a_failed_result(fake_plugin_site,
     assert fine["status"] == "ok" and fine["seen"]["ppid"] == killed["seen"]["ppid"]
 
 
-def test_a_preload_that_kills_the_server_falls_back_to_spawned_workers(
-        fake_plugin_site, tmp_path):
-    pid, got = _run("""
+def test_a_preload_that_kills_the_server_falls_back_to_spawned_workers(fake_plugin_site, tmp_path):
+    pid, got = _run(
+        """
         print("pid", os.getpid())
         backend = get_registry().get("backend", "study_fake_preloaded")
         backend.preload = ("tests.fakes.broken_preload",)
         run(0)
         run(1)
-    """, fake_plugin_site, tmp_path)
+    """,
+        fake_plugin_site,
+        tmp_path,
+    )
     for n in (0, 1):
         assert got[n]["status"] == "ok"
         assert got[n]["seen"]["ppid"] == pid  # spawned, the server being dead

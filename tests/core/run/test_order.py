@@ -14,15 +14,13 @@ def _pairs(plan):
 def test_interleaved_is_cycle_by_cycle():
     plan = plan_runs(3, 2, "interleaved")
     assert _pairs(plan) == [("A", 1), ("B", 1), ("C", 1), ("A", 2), ("B", 2), ("C", 2)]
-    assert [p.gap_before for p in plan] == [None, "config", "config", "cycle", "config",
-                                            "config"]
+    assert [p.gap_before for p in plan] == [None, "config", "config", "cycle", "config", "config"]
 
 
 def test_sequential_keeps_a_configs_cycles_together():
     plan = plan_runs(2, 3, "sequential")
     assert _pairs(plan) == [("A", 1), ("A", 2), ("A", 3), ("B", 1), ("B", 2), ("B", 3)]
-    assert [p.gap_before for p in plan] == [None, "cycle", "cycle", "config", "cycle",
-                                            "cycle"]
+    assert [p.gap_before for p in plan] == [None, "cycle", "cycle", "config", "cycle", "cycle"]
 
 
 def test_shuffled_is_seeded_and_finishes_each_cycle_before_the_next():
@@ -34,12 +32,17 @@ def test_shuffled_is_seeded_and_finishes_each_cycle_before_the_next():
     assert len(cycle_orders) > 1  # each cycle visits the configurations in its own order
 
 
-@given(st.integers(1, 7), st.integers(1, 5),
-       st.sampled_from(["sequential", "interleaved", "shuffled"]), st.integers(0, 99))
+@given(
+    st.integers(1, 7),
+    st.integers(1, 5),
+    st.sampled_from(["sequential", "interleaved", "shuffled"]),
+    st.integers(0, 99),
+)
 def test_every_config_and_cycle_runs_exactly_once(n, cycles, order, seed):
     plan = plan_runs(n, cycles, order, seed)
     assert sorted((p.config_index, p.cycle) for p in plan) == [
-        (c, k) for c in range(n) for k in range(1, cycles + 1)]
+        (c, k) for c in range(n) for k in range(1, cycles + 1)
+    ]
     assert plan[0].gap_before is None
     assert all(p.gap_before in ("config", "cycle") for p in plan[1:])
 

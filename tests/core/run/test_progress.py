@@ -63,7 +63,7 @@ def test_event_pump_drains_the_worker_queue_on_a_thread():
 
 
 def test_rich_display_on_a_terminal_shows_bar_phase_power_and_summary():
-    from llem.results.model import StudyResult
+    from llem.results.schema import StudyResult
     from llem.run.progress import RichReporter
     from rich.console import Console
 
@@ -78,10 +78,25 @@ def test_rich_display_on_a_terminal_shows_bar_phase_power_and_summary():
     r.console.print(r._render())
     result = make_result("abc")
     r.experiment_finished(result, 3.0, counted=True)
-    r.study_finished(StudyResult(name="sweep", run_dir="/tmp/run", status="complete",
-                                 started_at="", ended_at="", experiments=(result,)))
+    r.study_finished(
+        StudyResult(
+            name="sweep",
+            run_dir="/tmp/run",
+            status="complete",
+            started_at="",
+            ended_at="",
+            experiments=(result,),
+        )
+    )
     r.close()
     text = out.getvalue()
-    for expected in ("measuring", "250 W", "total 490 W", "1/2", "next experiment in 42 s",
-                     "batch_size=8 ok in 3.0 s", "configuration"):
+    for expected in (
+        "measuring",
+        "250 W",
+        "total 490 W",
+        "1/2",
+        "next experiment in 42 s",
+        "batch_size=8 ok in 3.0 s",
+        "configuration",
+    ):
         assert expected in text, expected

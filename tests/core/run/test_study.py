@@ -70,8 +70,9 @@ def test_retries_rerun_a_failed_experiment(fake_worker, tmp_path):
 
 def test_gaps_are_waited_between_experiments(fake_worker, tmp_path):
     study = quick_study(2, 2)
-    study = attrs.evolve(study, execution=attrs.evolve(study.execution, config_gap_s=0.3,
-                                                       cycle_gap_s=0.6))
+    study = attrs.evolve(
+        study, execution=attrs.evolve(study.execution, config_gap_s=0.3, cycle_gap_s=0.6)
+    )
     t0 = time.monotonic()
     run_study(study, out_dir=tmp_path, progress=False)
     assert time.monotonic() - t0 >= 0.3 + 0.6 + 0.3
@@ -102,7 +103,8 @@ def test_resume_runs_only_what_is_not_done(fake_worker, tmp_path):
 
     result = resume_study(run_dir, progress=False)
     assert [c[0] for c in fake_worker.calls] == first_ids[2:] + [
-        e.id for e in read_manifest(run_dir).entries][3:]
+        e.id for e in read_manifest(run_dir).entries
+    ][3:]
     assert result.status == "complete" and len(result.experiments) == 4
     manifest = read_manifest(run_dir)
     assert manifest.counts()["done"] == 4 and len(manifest.resumptions) == 1
@@ -118,8 +120,9 @@ def test_resuming_a_finished_study_runs_nothing(fake_worker, tmp_path, capsys):
     assert again.status == "complete" and len(again.experiments) == 2
 
 
-def test_resume_in_another_environment_warns_and_records(fake_worker, tmp_path,
-                                                         monkeypatch, capsys):
+def test_resume_in_another_environment_warns_and_records(
+    fake_worker, tmp_path, monkeypatch, capsys
+):
     fake_worker.interrupt_at_call = 1
     with pytest.raises(Interrupted):
         run_study(quick_study(1, 1), out_dir=tmp_path, progress=False)
@@ -127,8 +130,11 @@ def test_resume_in_another_environment_warns_and_records(fake_worker, tmp_path,
     fake_worker.interrupt_at_call = None
     import llem.run.fingerprint
 
-    monkeypatch.setattr(llem.run.fingerprint, "current_fingerprint",
-                        lambda: Fingerprint("9.9.9", ("NVIDIA H100 80GB HBM3",), "999.1"))
+    monkeypatch.setattr(
+        llem.run.fingerprint,
+        "current_fingerprint",
+        lambda: Fingerprint("9.9.9", ("NVIDIA H100 80GB HBM3",), "999.1"),
+    )
     resume_study(run_dir, progress=True)
     out = capsys.readouterr().out
     assert "environment differs" in out and "llem_version" in out
@@ -153,8 +159,7 @@ def test_manifest_is_valid_json_whenever_it_is_read(fake_worker, tmp_path):
     t = threading.Thread(target=reader)
     t.start()
     try:
-        run_study(quick_study(3, 3, extras={1: {"fail": True}}), out_dir=tmp_path,
-                  progress=False)
+        run_study(quick_study(3, 3, extras={1: {"fail": True}}), out_dir=tmp_path, progress=False)
     finally:
         stop.set()
         t.join()
@@ -187,8 +192,9 @@ def test_plain_progress_when_not_a_terminal(fake_worker, tmp_path, capsys):
 
 def test_a_failing_sink_is_reported_and_the_study_carries_on(fake_worker, tmp_path, capsys):
     study = quick_study(2, 1)
-    study = attrs.evolve(study, output=attrs.evolve(
-        study.output, sinks=("json", "study_broken", "parquet")))
+    study = attrs.evolve(
+        study, output=attrs.evolve(study.output, sinks=("json", "study_broken", "parquet"))
+    )
     result = run_study(study, out_dir=tmp_path)
     assert result.status == "complete" and len(result.experiments) == 2
     run_dir = Path(result.run_dir)
@@ -214,10 +220,13 @@ def test_library_run_study_loads_a_yaml_path(fake_worker, tmp_path):
     config.write_text(
         "name: lib\nmodel: builtin:tiny-llama\nbackend: study_fake\nweights: random\n"
         "execution: {cycles: 2, config_gap_s: 0, cycle_gap_s: 0}\n"
-        "sweep:\n  generation.max_new_tokens: [4, 8]\n")
+        "sweep:\n  generation.max_new_tokens: [4, 8]\n"
+    )
     result = llem.run_study(config, out_dir=tmp_path / "out", progress=False)
     assert result.name == "lib" and len(result.experiments) == 4
-    assert [a.params for a in result.aggregates] == [{"generation.max_new_tokens": 4},
-                                                     {"generation.max_new_tokens": 8}]
+    assert [a.params for a in result.aggregates] == [
+        {"generation.max_new_tokens": 4},
+        {"generation.max_new_tokens": 8},
+    ]
     stored = (Path(result.run_dir) / "config.yaml").read_text()
     assert stored.startswith(config.read_text())  # the source text, verbatim

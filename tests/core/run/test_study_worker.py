@@ -59,21 +59,27 @@ def _llem(args: list[str], env: dict) -> subprocess.Popen:
     """`llem ARGS` in its own process group, like a job started from a shell."""
     # SIGINT back to its default in the child: a pytest started with it ignored (`cmd &`
     # from a script) would pass SIG_IGN on, and the child would never see the Ctrl+C.
-    return subprocess.Popen([sys.executable, "-m", "llem.cli", *args], env=env, cwd=REPO,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    return subprocess.Popen(
+        [sys.executable, "-m", "llem.cli", *args],
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
 
 
 # study_fake_preloaded: the workers are forked from a fork server (llem.run.forkserver)
 @pytest.mark.parametrize("backend", ["study_fake", "study_fake_preloaded"])
-def test_sigint_mid_study_then_resume_runs_only_the_missing_ones(fake_plugin, tmp_path,
-                                                                 backend):
+def test_sigint_mid_study_then_resume_runs_only_the_missing_ones(fake_plugin, tmp_path, backend):
     count_dir = tmp_path / "loads"
     probe = tmp_path / "probe.json"
     config = tmp_path / "study.yaml"
-    config.write_text(STUDY_YAML.format(sleep=1.0, count_dir=count_dir, probe=probe,
-                                        backend=backend))
+    config.write_text(
+        STUDY_YAML.format(sleep=1.0, count_dir=count_dir, probe=probe, backend=backend)
+    )
     out = tmp_path / "out"
     env = dict(os.environ)
 
@@ -116,8 +122,9 @@ def test_sigint_mid_study_then_resume_runs_only_the_missing_ones(fake_plugin, tm
     assert _loads(count_dir) - loads_before == 4 - done
 
 
-def _wait_until_second_experiment_measures(out: Path, count_dir: Path,
-                                           proc: subprocess.Popen) -> Path:
+def _wait_until_second_experiment_measures(
+    out: Path, count_dir: Path, proc: subprocess.Popen
+) -> Path:
     """Wait until one experiment is done and the next one's model is loaded."""
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -135,13 +142,17 @@ def _wait_until_second_experiment_measures(out: Path, count_dir: Path,
     pytest.fail("the study never got past its first experiment")
 
 
-@pytest.mark.skipif(importlib.util.find_spec("llem_pytorch") is None,
-                    reason="llem-pytorch is not installed")
+@pytest.mark.skipif(
+    importlib.util.find_spec("llem_pytorch") is None, reason="llem-pytorch is not installed"
+)
 def test_tiny_model_study_end_to_end(tmp_path):
     from llem.config.loader import load_config
 
-    study = load_config(REPO / "examples" / "quickstart.yaml", profile="quick", overrides=(
-        "dataset.num_prompts=4", "generation.max_new_tokens=8", "pytorch.batch_size=2"))
+    study = load_config(
+        REPO / "examples" / "quickstart.yaml",
+        profile="quick",
+        overrides=("dataset.num_prompts=4", "generation.max_new_tokens=8", "pytorch.batch_size=2"),
+    )
     study = attrs.evolve(study, execution=attrs.evolve(study.execution, cycles=3))
     result = run_study(study, out_dir=tmp_path, progress=False)
     assert result.status == "complete", [r.error for r in result.experiments]

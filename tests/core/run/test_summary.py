@@ -4,22 +4,28 @@ from __future__ import annotations
 
 from llem.analysis.aggregate import aggregate_results
 from llem.analysis.pareto import pareto_front
-from llem.results.model import StudyResult
+from llem.results.schema import StudyResult
 from llem.run.summary import summary_lines
 
 from tests.fakes.study_results import make_result
 
 
 def test_summary_lists_each_configuration_with_mean_ci_and_front_mark():
-    results = [make_result("a", c, energy_per_token=v) for c, v in ((1, 1.0), (2, 2.0),
-                                                                    (3, 3.0))]
-    results += [make_result("b", 1, energy_per_token=9.0, itl=0.5),
-                make_result("b", 2, status="failed")]
+    results = [make_result("a", c, energy_per_token=v) for c, v in ((1, 1.0), (2, 2.0), (3, 3.0))]
+    results += [
+        make_result("b", 1, energy_per_token=9.0, itl=0.5),
+        make_result("b", 2, status="failed"),
+    ]
     study = StudyResult(
-        name="s", run_dir="/tmp/r", status="failed", started_at="", ended_at="",
+        name="s",
+        run_dir="/tmp/r",
+        status="failed",
+        started_at="",
+        ended_at="",
         experiments=tuple(results),
-        aggregates=aggregate_results(results, {"a": {"pytorch.batch_size": 1},
-                                               "b": {"pytorch.batch_size": 8}}),
+        aggregates=aggregate_results(
+            results, {"a": {"pytorch.batch_size": 1}, "b": {"pytorch.batch_size": 8}}
+        ),
         pareto_front=pareto_front(results),
     )
     lines = summary_lines(study)

@@ -11,7 +11,7 @@ import time
 
 import attrs
 import pytest
-from llem.config.model import (
+from llem.config.schema import (
     BaselineConfig,
     DatasetConfig,
     EnergyConfig,
@@ -34,12 +34,15 @@ def machine(monkeypatch, tmp_path):  # type: ignore[no-untyped-def]
     """``setup(gpus=[...])``: a simulated NVIDIA machine for spawned workers."""
     return prepare_worker_machine(monkeypatch, tmp_path)
 
+
 FOUR = [{"uuid": f"GPU-{i}0000000-0000-0000-0000-00000000000{i}"} for i in range(4)]
 
 
 def make_cfg(fake=None, **changes):  # type: ignore[no-untyped-def]
     cfg = ExperimentConfig(
-        model="fake-model", backend="fake", devices=(0,),
+        model="fake-model",
+        backend="fake",
+        devices=(0,),
         dataset=DatasetConfig(num_prompts=4, input_len=8),
         generation=GenerationConfig(max_new_tokens=8),
         warmup=WarmupConfig(runs=1, thermal_floor_s=0),
@@ -59,13 +62,18 @@ def drain(events):  # type: ignore[no-untyped-def]
             return out
 
 
-def test_a_measured_experiment_comes_back_with_events_and_its_time_series(
-        machine, tmp_path):
+def test_a_measured_experiment_comes_back_with_events_and_its_time_series(machine, tmp_path):
     machine(gpus=[{}, {}])
     events = multiprocessing.get_context("spawn").Queue()
     fake = FakeBackendConfig(prefill_s=0.1, step_s=0.02)
-    result = run_in_worker(make_cfg(fake, devices=(0, 1)), experiment_id="abc-c2", cycle=2,
-                           run_dir=tmp_path, timeout_s=120, events=events)
+    result = run_in_worker(
+        make_cfg(fake, devices=(0, 1)),
+        experiment_id="abc-c2",
+        cycle=2,
+        run_dir=tmp_path,
+        timeout_s=120,
+        events=events,
+    )
     assert result.status == "ok", result.error
     assert result.id == "abc-c2" and result.cycle == 2
     assert result.energy.meter == "nvml" and result.energy.gpu_j > 0
@@ -79,26 +87,35 @@ def test_a_measured_experiment_comes_back_with_events_and_its_time_series(
     events.close()
 
 
-@pytest.mark.skipif(cuda_driver.load_libcuda() is not None,
-                    reason="libcuda present: CUDA itself applies CUDA_VISIBLE_DEVICES")
+@pytest.mark.skipif(
+    cuda_driver.load_libcuda() is not None,
+    reason="libcuda present: CUDA itself applies CUDA_VISIBLE_DEVICES",
+)
 def test_cuda_visible_devices_2_0_in_the_worker_measures_nvml_2_and_0(
-        machine, tmp_path, monkeypatch):
+    machine, tmp_path, monkeypatch
+):
     machine(gpus=FOUR)
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "2,0")
-    result = run_in_worker(make_cfg(devices=(0, 1)), experiment_id="x-c1", cycle=1,
-                           run_dir=tmp_path, timeout_s=120)
+    result = run_in_worker(
+        make_cfg(devices=(0, 1)), experiment_id="x-c1", cycle=1, run_dir=tmp_path, timeout_s=120
+    )
     assert result.status == "ok", result.error
     assert [g.nvml_index for g in result.environment.gpus] == [2, 0]
     assert list(result.energy.per_device_j) == [FOUR[2]["uuid"], FOUR[0]["uuid"]]
 
 
-@pytest.mark.parametrize("crash, field, value", [("sigkill", "signal", 9),
-                                                 ("exit", "exit_code", 3)])
-def test_a_worker_that_dies_becomes_a_failed_result(machine, tmp_path, crash, field,
-                                                    value):
+@pytest.mark.parametrize(
+    "crash, field, value", [("sigkill", "signal", 9), ("exit", "exit_code", 3)]
+)
+def test_a_worker_that_dies_becomes_a_failed_result(machine, tmp_path, crash, field, value):
     machine()
-    result = run_in_worker(make_cfg(FakeBackendConfig(crash=crash)), experiment_id="d-c1",
-                           cycle=1, run_dir=tmp_path, timeout_s=120)
+    result = run_in_worker(
+        make_cfg(FakeBackendConfig(crash=crash)),
+        experiment_id="d-c1",
+        cycle=1,
+        run_dir=tmp_path,
+        timeout_s=120,
+    )
     assert result.status == "failed" and result.error.kind == "crash"
     assert getattr(result.error, field) == value
     assert "before sending a result" in result.error.message
@@ -107,8 +124,13 @@ def test_a_worker_that_dies_becomes_a_failed_result(machine, tmp_path, crash, fi
 
 def test_an_exception_in_the_worker_keeps_its_traceback(machine, tmp_path):
     machine()
-    result = run_in_worker(make_cfg(FakeBackendConfig(crash="raise", fail_in="load")),
-                           experiment_id="e-c1", cycle=1, run_dir=tmp_path, timeout_s=120)
+    result = run_in_worker(
+        make_cfg(FakeBackendConfig(crash="raise", fail_in="load")),
+        experiment_id="e-c1",
+        cycle=1,
+        run_dir=tmp_path,
+        timeout_s=120,
+    )
     assert result.status == "failed" and result.error.kind == "exception"
     assert "told to fail in load" in result.error.message
     assert "Traceback" in result.error.traceback_tail
@@ -118,8 +140,13 @@ def test_an_exception_in_the_worker_keeps_its_traceback(machine, tmp_path):
 def test_a_timeout_kills_the_worker(machine, tmp_path):
     machine()
     t0 = time.monotonic()
-    result = run_in_worker(make_cfg(FakeBackendConfig(crash="hang")), experiment_id="t-c1",
-                           cycle=1, run_dir=tmp_path, timeout_s=4)
+    result = run_in_worker(
+        make_cfg(FakeBackendConfig(crash="hang")),
+        experiment_id="t-c1",
+        cycle=1,
+        run_dir=tmp_path,
+        timeout_s=4,
+    )
     assert time.monotonic() - t0 < 15
     assert result.status == "failed" and result.error.kind == "timeout"
     assert result.error.signal == 9 and "execution.timeout_s=4" in result.error.message
@@ -137,8 +164,13 @@ def test_ctrl_c_kills_the_worker_and_is_re_raised(machine, tmp_path, monkeypatch
 
     monkeypatch.setattr(worker, "wait", interrupted_wait)
     with pytest.raises(KeyboardInterrupt):
-        run_in_worker(make_cfg(FakeBackendConfig(crash="hang")), experiment_id="k-c1",
-                      cycle=1, run_dir=tmp_path, timeout_s=None)
+        run_in_worker(
+            make_cfg(FakeBackendConfig(crash="hang")),
+            experiment_id="k-c1",
+            cycle=1,
+            run_dir=tmp_path,
+            timeout_s=None,
+        )
     assert started
     for pid in started:  # killed and reaped: the pid no longer exists
         with pytest.raises(ProcessLookupError):
@@ -150,8 +182,9 @@ def test_processes_the_worker_started_do_not_outlive_it(machine, tmp_path, crash
     machine()
     pid_file = tmp_path / "child.pid"
     fake = FakeBackendConfig(crash=crash, child_pid_file=str(pid_file))
-    run_in_worker(make_cfg(fake), experiment_id="o-c1", cycle=1, run_dir=tmp_path,
-                  timeout_s=timeout)
+    run_in_worker(
+        make_cfg(fake), experiment_id="o-c1", cycle=1, run_dir=tmp_path, timeout_s=timeout
+    )
     pid = int(pid_file.read_text())
     assert gone(pid, within_s=5.0)
 
@@ -192,8 +225,9 @@ def _run_log_events(run_dir) -> list[dict]:  # type: ignore[no-untyped-def]
 def test_the_result_and_the_run_log_survive_the_workers_fast_exit(machine, tmp_path):
     machine()
     events = multiprocessing.get_context("spawn").Queue()
-    result = run_in_worker(make_cfg(), experiment_id="f-c1", cycle=1, run_dir=tmp_path,
-                           timeout_s=120, events=events)
+    result = run_in_worker(
+        make_cfg(), experiment_id="f-c1", cycle=1, run_dir=tmp_path, timeout_s=120, events=events
+    )
     assert result.status == "ok", result.error
     logged = [e for e in _run_log_events(tmp_path) if e.get("id") == "f-c1"]
     assert logged[-1]["event"] == "worker.exiting" and logged[-1]["status"] == "ok"
@@ -205,8 +239,9 @@ def test_a_worker_that_cannot_send_its_result_exits_with_code_1(machine, tmp_pat
     machine()
     ctx = multiprocessing.get_context("spawn")
     receiver, sender = ctx.Pipe(duplex=False)
-    process = ctx.Process(target=worker.worker_main,
-                          args=(sender, make_cfg(), "b-c1", 1, str(tmp_path), None))
+    process = ctx.Process(
+        target=worker.worker_main, args=(sender, make_cfg(), "b-c1", 1, str(tmp_path), None)
+    )
     process.start()
     sender.close()
     receiver.close()  # nobody reads: the worker's send fails with BrokenPipeError
@@ -220,9 +255,10 @@ def test_stopping_the_workers_children_terms_then_kills_the_stubborn(tmp_path):
     ctx = multiprocessing.get_context("spawn")
     ready = tmp_path / "trapped"
     polite = ctx.Process(target=time.sleep, args=(60,))
-    stubborn = ctx.Process(target=os.execv,  # a shell that ignores SIGTERM
-                           args=("/bin/sh", ["sh", "-c", f"trap '' TERM; touch {ready}; "
-                                             "exec sleep 60"]))
+    stubborn = ctx.Process(
+        target=os.execv,  # a shell that ignores SIGTERM
+        args=("/bin/sh", ["sh", "-c", f"trap '' TERM; touch {ready}; exec sleep 60"]),
+    )
     polite.start()
     stubborn.start()
     deadline = time.monotonic() + 60
@@ -247,7 +283,8 @@ def _start_a_child_then_exit(pid_file: str) -> None:
 def test_the_fast_exit_stops_what_the_worker_started_without_the_parents_help(tmp_path):
     pid_file = tmp_path / "child.pid"
     process = multiprocessing.get_context("spawn").Process(
-        target=_start_a_child_then_exit, args=(str(pid_file),))
+        target=_start_a_child_then_exit, args=(str(pid_file),)
+    )
     process.start()
     process.join(60)  # no process group, no group kill: only _exit can stop the child
     assert process.exitcode == 0

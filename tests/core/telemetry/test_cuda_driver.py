@@ -70,6 +70,7 @@ def test_the_script_prints_json():
     import subprocess
     import sys
 
-    out = subprocess.run([sys.executable, cuda_driver.__file__], capture_output=True,
-                         text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, cuda_driver.__file__], capture_output=True, text=True, check=True
+    ).stdout
     assert json.loads(out) is None or isinstance(json.loads(out), list)

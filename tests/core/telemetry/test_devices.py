@@ -7,8 +7,13 @@ from llem.errors import PreflightError
 from llem.telemetry import cuda_driver
 from llem.telemetry.devices import discover_gpus, resolve_devices
 
-FOUR = [{"uuid": f"GPU-{i}aaaaaaa-0000-0000-0000-00000000000{i}",
-         "pci_bus_id": f"00000000:{0x17 + i:02X}:00.0"} for i in range(4)]
+FOUR = [
+    {
+        "uuid": f"GPU-{i}aaaaaaa-0000-0000-0000-00000000000{i}",
+        "pci_bus_id": f"00000000:{0x17 + i:02X}:00.0",
+    }
+    for i in range(4)
+]
 
 
 def test_cuda_visible_devices_2_0_measures_nvml_devices_2_and_0(fake_nvml, monkeypatch):
@@ -67,18 +72,23 @@ def test_no_nvml_is_a_preflight_error_with_the_fix(fake_nvml):
 def test_libcuda_answer_wins_and_pci_domains_of_both_widths_match(fake_nvml, monkeypatch):
     fake_nvml.configure(gpus=FOUR)
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")  # libcuda has already applied it
-    monkeypatch.setattr(cuda_driver, "query", lambda: [
-        cuda_driver.CudaDevice(0, "0000:19:00.0", None),        # by PCI id (4-digit domain)
-        cuda_driver.CudaDevice(1, "0000:99:00.0", FOUR[0]["uuid"]),  # by UUID
-    ])
+    monkeypatch.setattr(
+        cuda_driver,
+        "query",
+        lambda: [
+            cuda_driver.CudaDevice(0, "0000:19:00.0", None),  # by PCI id (4-digit domain)
+            cuda_driver.CudaDevice(1, "0000:99:00.0", FOUR[0]["uuid"]),  # by UUID
+        ],
+    )
     devices = resolve_devices([0, 1])
     assert [d.nvml_index for d in devices] == [2, 0]
 
 
 def test_cuda_device_without_nvml_twin_is_refused(fake_nvml, monkeypatch):
     fake_nvml.configure(gpus=FOUR)
-    monkeypatch.setattr(cuda_driver, "query",
-                        lambda: [cuda_driver.CudaDevice(0, "0000:99:00.0", "GPU-x")])
+    monkeypatch.setattr(
+        cuda_driver, "query", lambda: [cuda_driver.CudaDevice(0, "0000:99:00.0", "GPU-x")]
+    )
     with pytest.raises(PreflightError, match="no NVML counterpart"):
         resolve_devices([0])
 
@@ -89,7 +99,11 @@ def test_discover_lists_every_gpu_with_its_cuda_ordinal(fake_nvml, monkeypatch):
     found = discover_gpus()
     assert found.reason is None and found.driver_version == "580.159.04"
     assert [(d.nvml_index, d.cuda_index) for d in found.devices] == [
-        (0, -1), (1, 1), (2, -1), (3, 0)]
+        (0, -1),
+        (1, 1),
+        (2, -1),
+        (3, 0),
+    ]
 
 
 def test_discover_without_nvml_says_why(fake_nvml):

@@ -15,16 +15,33 @@ if getattr(real, "FAKE_NVML", False):  # pragma: no cover - a fake leaked into s
     pytest.skip("the real pynvml is shadowed", allow_module_level=True)
 
 USED = [
-    "nvmlInit", "nvmlShutdown", "nvmlSystemGetDriverVersion", "nvmlSystemGetCudaDriverVersion",
-    "nvmlDeviceGetCount", "nvmlDeviceGetHandleByIndex", "nvmlDeviceGetHandleByUUID",
-    "nvmlDeviceGetHandleByPciBusId", "nvmlDeviceGetName", "nvmlDeviceGetUUID",
-    "nvmlDeviceGetPciInfo", "nvmlDeviceGetMemoryInfo", "nvmlDeviceGetCudaComputeCapability",
-    "nvmlDeviceGetPersistenceMode", "nvmlDeviceGetPowerManagementLimit",
-    "nvmlDeviceGetEnforcedPowerLimit", "nvmlDeviceGetClockInfo", "nvmlDeviceGetMaxClockInfo",
-    "nvmlDeviceGetTemperature", "nvmlDeviceGetUtilizationRates", "nvmlDeviceGetPowerUsage",
-    "nvmlDeviceGetTotalEnergyConsumption", "nvmlDeviceGetFieldValues",
-    "nvmlDeviceGetCurrentClocksEventReasons", "nvmlDeviceGetCurrentClocksThrottleReasons",
-    "nvmlDeviceGetComputeRunningProcesses", "nvmlDeviceGetIndex",
+    "nvmlInit",
+    "nvmlShutdown",
+    "nvmlSystemGetDriverVersion",
+    "nvmlSystemGetCudaDriverVersion",
+    "nvmlDeviceGetCount",
+    "nvmlDeviceGetHandleByIndex",
+    "nvmlDeviceGetHandleByUUID",
+    "nvmlDeviceGetHandleByPciBusId",
+    "nvmlDeviceGetName",
+    "nvmlDeviceGetUUID",
+    "nvmlDeviceGetPciInfo",
+    "nvmlDeviceGetMemoryInfo",
+    "nvmlDeviceGetCudaComputeCapability",
+    "nvmlDeviceGetPersistenceMode",
+    "nvmlDeviceGetPowerManagementLimit",
+    "nvmlDeviceGetEnforcedPowerLimit",
+    "nvmlDeviceGetClockInfo",
+    "nvmlDeviceGetMaxClockInfo",
+    "nvmlDeviceGetTemperature",
+    "nvmlDeviceGetUtilizationRates",
+    "nvmlDeviceGetPowerUsage",
+    "nvmlDeviceGetTotalEnergyConsumption",
+    "nvmlDeviceGetFieldValues",
+    "nvmlDeviceGetCurrentClocksEventReasons",
+    "nvmlDeviceGetCurrentClocksThrottleReasons",
+    "nvmlDeviceGetComputeRunningProcesses",
+    "nvmlDeviceGetIndex",
 ]
 
 
@@ -38,17 +55,24 @@ def fake():  # type: ignore[no-untyped-def]
 
 @pytest.mark.parametrize("name", USED)
 def test_functions_exist_in_real_pynvml_with_the_same_positional_arity(name, fake):
-    real_params = [p for p in inspect.signature(getattr(real, name)).parameters.values()
-                   if p.default is inspect.Parameter.empty]
-    fake_params = [p for p in inspect.signature(getattr(fake, name)).parameters.values()
-                   if p.default is inspect.Parameter.empty]
+    real_params = [
+        p
+        for p in inspect.signature(getattr(real, name)).parameters.values()
+        if p.default is inspect.Parameter.empty
+    ]
+    fake_params = [
+        p
+        for p in inspect.signature(getattr(fake, name)).parameters.values()
+        if p.default is inspect.Parameter.empty
+    ]
     assert len(real_params) == len(fake_params)
 
 
 def test_constants_match_the_real_module(fake):
     for name in dir(fake):
-        if name.startswith(("NVML_", "nvmlClocksEventReason", "nvmlClocksThrottleReason")) \
-                and hasattr(real, name):
+        if name.startswith(
+            ("NVML_", "nvmlClocksEventReason", "nvmlClocksThrottleReason")
+        ) and hasattr(real, name):
             assert getattr(fake, name) == getattr(real, name), name
 
 
@@ -88,8 +112,9 @@ def test_field_values_report_errors_per_field(fake):
     values = fake.nvmlDeviceGetFieldValues(fake.nvmlDeviceGetHandleByIndex(0), [186, 9999])
     assert values[0].nvmlReturn == 0 and values[0].value.uiVal == 70_000
     assert values[1].nvmlReturn == fake.NVML_ERROR_NOT_SUPPORTED
-    assert [f for f, _ in real.c_nvmlFieldValue_t._fields_] == \
-        [f for f, _ in fake.c_nvmlFieldValue_t._fields_]
+    assert [f for f, _ in real.c_nvmlFieldValue_t._fields_] == [
+        f for f, _ in fake.c_nvmlFieldValue_t._fields_
+    ]
     unsupported = fake.nvmlDeviceGetFieldValues(fake.nvmlDeviceGetHandleByIndex(1), [186])
     assert unsupported[0].nvmlReturn == fake.NVML_ERROR_NOT_SUPPORTED
 
@@ -100,6 +125,11 @@ def test_update_interval_quantises_readings():
     module.nvmlInit()
     handle = module.nvmlDeviceGetHandleByIndex(0)
     time.sleep(0.11)
-    pairs = [(module.nvmlDeviceGetTotalEnergyConsumption(handle),
-              module.nvmlDeviceGetTotalEnergyConsumption(handle)) for _ in range(3)]
+    pairs = [
+        (
+            module.nvmlDeviceGetTotalEnergyConsumption(handle),
+            module.nvmlDeviceGetTotalEnergyConsumption(handle),
+        )
+        for _ in range(3)
+    ]
     assert sum(a == b for a, b in pairs) >= 2  # back-to-back reads see the same update

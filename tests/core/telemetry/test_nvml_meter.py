@@ -70,8 +70,10 @@ def test_mixed_gpus_report_both_methods(fake_nvml):
     devices = resolve_devices([0, 1])
     reading, _ = _window(NvmlMeter(), devices, fake_nvml, 300.0)
     assert reading.method == "energy_counter+power_integration"
-    assert set(reading.details["per_device_method"].values()) == {"energy_counter",
-                                                                 "power_integration"}
+    assert set(reading.details["per_device_method"].values()) == {
+        "energy_counter",
+        "power_integration",
+    }
 
 
 def test_fallback_uses_the_running_window_sampler_instead_of_a_second_thread(fake_nvml):
@@ -96,8 +98,15 @@ def test_probe_refuses_what_it_cannot_measure(fake_nvml):
     devices = resolve_devices([0])
     only_counter = NvmlMeter(NvmlMeterConfig(method="energy_counter")).probe(devices)
     assert not only_counter.ok and "Volta" in only_counter.reason and only_counter.fix
-    fake_nvml.configure(gpus=[{"energy_counter": False, "power_instant": False,
-                               "missing_functions": ["nvmlDeviceGetPowerUsage"]}])
+    fake_nvml.configure(
+        gpus=[
+            {
+                "energy_counter": False,
+                "power_instant": False,
+                "missing_functions": ["nvmlDeviceGetPowerUsage"],
+            }
+        ]
+    )
     assert not NvmlMeter().probe(resolve_devices([0])).ok
 
 

@@ -18,8 +18,12 @@ def test_trapezoids_between_samples_and_held_at_the_ends():
     assert mean_power_w([], 0, S) is None
 
 
-@given(st.floats(1, 1000), st.lists(st.integers(0, 10 * S), min_size=1, max_size=30),
-       st.integers(0, 5 * S), st.integers(1, 5 * S))
+@given(
+    st.floats(1, 1000),
+    st.lists(st.integers(0, 10 * S), min_size=1, max_size=30),
+    st.integers(0, 5 * S),
+    st.integers(1, 5 * S),
+)
 def test_constant_power_integrates_to_power_times_time(watts, times, start, length):
     points = [(t, watts) for t in sorted(set(times))]
     assert energy_j(points, start, start + length) == pytest.approx(watts * length / S)

@@ -35,13 +35,22 @@ def test_samples_every_interval_from_one_thread_and_reads_energy_only_at_edges(f
 
 
 def test_sample_has_power_temperature_memory_utilisation_clocks_and_reasons(fake_nvml):
-    fake_nvml.configure(gpus=[{"temperature_c": 55, "utilization": 80,
-                               "clocks_event_reasons": 0x4}])
+    fake_nvml.configure(
+        gpus=[{"temperature_c": 55, "utilization": 80, "clocks_event_reasons": 0x4}]
+    )
     devices = resolve_devices([0])
     _, series = _run(devices, 0.12)
     uuid = devices[0].uuid
-    for column in ("power_w", "temperature_c", "memory_used_bytes", "memory_total_bytes",
-                   "sm_util_pct", "sm_clock_mhz", "mem_clock_mhz", "clock_event_reasons"):
+    for column in (
+        "power_w",
+        "temperature_c",
+        "memory_used_bytes",
+        "memory_total_bytes",
+        "sm_util_pct",
+        "sm_clock_mhz",
+        "mem_clock_mhz",
+        "clock_event_reasons",
+    ):
         assert series.rows(uuid, column), column
     assert series.rows(uuid, "temperature_c")[0][1] == 55
     assert series.rows(uuid, "clock_event_reasons")[0][1] == 0x4
@@ -56,9 +65,17 @@ def test_power_comes_from_the_instant_field_else_power_usage(fake_nvml):
 
 
 def test_old_drivers_fall_back_to_throttle_reasons_and_skip_missing_queries(fake_nvml):
-    fake_nvml.configure(gpus=[{"missing_functions": ["nvmlDeviceGetCurrentClocksEventReasons",
-                                                     "nvmlDeviceGetUtilizationRates"],
-                               "clocks_event_reasons": 0x20}])
+    fake_nvml.configure(
+        gpus=[
+            {
+                "missing_functions": [
+                    "nvmlDeviceGetCurrentClocksEventReasons",
+                    "nvmlDeviceGetUtilizationRates",
+                ],
+                "clocks_event_reasons": 0x20,
+            }
+        ]
+    )
     devices = resolve_devices([0])
     _, series = _run(devices, 0.15)
     assert series.rows(devices[0].uuid, "clock_event_reasons")[0][1] == 0x20

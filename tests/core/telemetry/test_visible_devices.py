@@ -9,9 +9,17 @@ from llem.telemetry.devices import VisibleDevices, visible_devices_for
 
 
 def devs(*indices):  # type: ignore[no-untyped-def]
-    return [Device(cuda_index=i, nvml_index=i, uuid=f"GPU-fake-{i}",
-                   pci_bus_id=f"00000000:{i + 1:02x}:00.0", name="Fake H100",
-                   memory_total_bytes=80 << 30) for i in indices]
+    return [
+        Device(
+            cuda_index=i,
+            nvml_index=i,
+            uuid=f"GPU-fake-{i}",
+            pci_bus_id=f"00000000:{i + 1:02x}:00.0",
+            name="Fake H100",
+            memory_total_bytes=80 << 30,
+        )
+        for i in indices
+    ]
 
 
 def test_first_n_devices_need_no_change():

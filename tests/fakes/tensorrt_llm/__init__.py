@@ -24,5 +24,12 @@ from tensorrt_llm.llmapi import LLM, KvCacheConfig, QuantAlgo, QuantConfig
 from tensorrt_llm.sampling_params import SamplingParams
 from tensorrt_llm.version import __version__
 
-__all__ = ["LLM", "BuildConfig", "KvCacheConfig", "QuantAlgo", "QuantConfig",
-           "SamplingParams", "__version__"]
+__all__ = [
+    "LLM",
+    "BuildConfig",
+    "KvCacheConfig",
+    "QuantAlgo",
+    "QuantConfig",
+    "SamplingParams",
+    "__version__",
+]

@@ -38,8 +38,10 @@ def allocate(owner: int, world: int, weights: int, fraction: float) -> None:
         for gpu in range(world):
             free = total - sum(a.get(gpu, 0) for a in _allocations.values())
             if free - weights < GIB:
-                raise RuntimeError(f"[TensorRT-LLM][ERROR] CUDA runtime error in "
-                                   f"cudaMalloc: out of memory (GPU {gpu}: {free} bytes free)")
+                raise RuntimeError(
+                    f"[TensorRT-LLM][ERROR] CUDA runtime error in "
+                    f"cudaMalloc: out of memory (GPU {gpu}: {free} bytes free)"
+                )
         _allocations[owner] = {}
         for gpu in range(world):
             free = total - sum(a.get(gpu, 0) for a in _allocations.values())

@@ -56,7 +56,8 @@ class RequestOutput:
         self.kv_transfer_params = kv_transfer_params
 
     def __repr__(self) -> str:
-        return (f"RequestOutput(request_id={self.request_id}, prompt={self.prompt!r}, "
-                f"prompt_token_ids={self.prompt_token_ids}, outputs={self.outputs}, "
-                f"finished={self.finished}, metrics={self.metrics})")
-
+        return (
+            f"RequestOutput(request_id={self.request_id}, prompt={self.prompt!r}, "
+            f"prompt_token_ids={self.prompt_token_ids}, outputs={self.outputs}, "
+            f"finished={self.finished}, metrics={self.metrics})"
+        )

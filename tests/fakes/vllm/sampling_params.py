@@ -89,6 +89,14 @@ class SamplingParams:
         return SamplingParams(**{k: getattr(self, k) for k in _DEFAULTS})
 
     def __repr__(self) -> str:
-        shown = ("n", "temperature", "top_p", "seed", "ignore_eos", "max_tokens",
-                 "min_tokens", "detokenize")
+        shown = (
+            "n",
+            "temperature",
+            "top_p",
+            "seed",
+            "ignore_eos",
+            "max_tokens",
+            "min_tokens",
+            "detokenize",
+        )
         return "SamplingParams(" + ", ".join(f"{k}={getattr(self, k)!r}" for k in shown) + ")"

@@ -188,7 +188,10 @@ def make_gpus(n: int, powers: list[float] | None = None) -> list[FakeGpu]:
     """``n`` GPUs with UUIDs GPU-0000...-000k, distinct powers so energies tell them apart."""
     powers = powers or [100.0 * (k + 1) for k in range(n)]
     return [
-        FakeGpu(uuid=f"GPU-{k:08d}-0000-0000-0000-{k:012d}", power_w=powers[k],
-                pci_bus_id=f"00000000:{k + 1:02X}:00.0")
+        FakeGpu(
+            uuid=f"GPU-{k:08d}-0000-0000-0000-{k:012d}",
+            power_w=powers[k],
+            pci_bus_id=f"00000000:{k + 1:02X}:00.0",
+        )
         for k in range(n)
     ]

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import pytest
-from llem.config.model import (
+from llem.config.schema import (
     BaselineConfig,
     CarbonConfig,
     DatasetConfig,
@@ -26,12 +26,18 @@ def test_codecarbon_measures_a_tiny_model_run_end_to_end(tmp_path, monkeypatch):
     monkeypatch.chdir(cwd)
     monkeypatch.delenv("LLEM_PLUGINS", raising=False)
     cfg = ExperimentConfig(
-        model="builtin:tiny-llama", backend="pytorch", weights="random", precision="fp32",
+        model="builtin:tiny-llama",
+        backend="pytorch",
+        weights="random",
+        precision="fp32",
         dataset=DatasetConfig(num_prompts=2, input_len=8),
         generation=GenerationConfig(max_new_tokens=4),
-        warmup=WarmupConfig(runs=0, thermal_floor_s=0), baseline=BaselineConfig(enabled=False),
-        energy=EnergyConfig(meter="codecarbon"), carbon=CarbonConfig(country_iso_code="FRA"),
-        devices=(), execution=ExecutionConfig(cycles=1, config_gap_s=0, cycle_gap_s=0),
+        warmup=WarmupConfig(runs=0, thermal_floor_s=0),
+        baseline=BaselineConfig(enabled=False),
+        energy=EnergyConfig(meter="codecarbon"),
+        carbon=CarbonConfig(country_iso_code="FRA"),
+        devices=(),
+        execution=ExecutionConfig(cycles=1, config_gap_s=0, cycle_gap_s=0),
     )
     result = api.run_experiment(cfg, out_dir=tmp_path / "results", progress=False)
     assert result.status == "ok", result.error

@@ -11,7 +11,7 @@ from importlib import metadata
 import pluggy
 import pytest
 from llem import hookspecs
-from llem.config.model import CarbonConfig
+from llem.config.schema import CarbonConfig
 from llem.converter import converter
 from llem.errors import PluginError, PreflightError
 from llem.interfaces import Device
@@ -26,15 +26,20 @@ FRANCE = CarbonConfig(country_iso_code="FRA")
 
 def device(gpus, cuda_index: int, nvml_index: int) -> Device:
     gpu = gpus[nvml_index]
-    return Device(cuda_index=cuda_index, nvml_index=nvml_index, uuid=gpu.uuid,
-                  pci_bus_id=gpu.pci_bus_id, name=gpu.name, memory_total_bytes=gpu.memory_total)
+    return Device(
+        cuda_index=cuda_index,
+        nvml_index=nvml_index,
+        uuid=gpu.uuid,
+        pci_bus_id=gpu.pci_bus_id,
+        name=gpu.name,
+        memory_total_bytes=gpu.memory_total,
+    )
 
 
 def test_plugin_registers_the_meter_and_the_co2_hook():
     import llem_codecarbon
 
-    (entry_point,) = [ep for ep in metadata.entry_points(group="llem")
-                      if ep.name == "codecarbon"]
+    (entry_point,) = [ep for ep in metadata.entry_points(group="llem") if ep.name == "codecarbon"]
     assert entry_point.load() is llem_codecarbon
     registered = []
     llem_codecarbon.register_meters(register=registered.append)
@@ -43,8 +48,9 @@ def test_plugin_registers_the_meter_and_the_co2_hook():
 
 
 def test_section_structures_with_defaults_that_keep_codecarbon_quiet():
-    cfg = converter.structure({"measure_power_secs": 5, "tracking_mode": "process"},
-                              CodecarbonConfig)
+    cfg = converter.structure(
+        {"measure_power_secs": 5, "tracking_mode": "process"}, CodecarbonConfig
+    )
     assert cfg.measure_power_secs == 5 and cfg.tracking_mode == "process"
     assert cfg.log_level == "error"
     with pytest.raises(ValueError):
@@ -54,8 +60,9 @@ def test_section_structures_with_defaults_that_keep_codecarbon_quiet():
 def test_importing_codecarbon_prints_nothing():
     code = "from llem_codecarbon.library import import_codecarbon; import_codecarbon()"
     env = {k: v for k, v in os.environ.items() if k != "CODECARBON_LOG_LEVEL"}
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env=env, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout == "" and done.stderr == ""
 
@@ -81,12 +88,12 @@ if grabbed is not None:
     grabbed.write("through the stand-in\\n")
 """
     env = {k: v for k, v in os.environ.items() if k != "CODECARBON_LOG_LEVEL"}
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env=env, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120
+    )
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
-    printed = int(lines[lines.index(next(x for x in lines if x.startswith("printed")))]
-                  .split()[1])
+    printed = int(lines[lines.index(next(x for x in lines if x.startswith("printed")))].split()[1])
     assert lines.count("main") == printed > 0
     assert f"printed {printed} grabbed True" in lines
     assert lines[-1] == "through the stand-in"
@@ -188,8 +195,14 @@ def test_a_gpu_counter_that_did_not_advance_is_unknown_not_zero(codecarbon_gpus,
 def test_gpu_codecarbon_numbers_differently_is_unavailable(codecarbon_gpus):
     gpus = fake_nvml.make_gpus(2)
     codecarbon_gpus(gpus)
-    wrong = Device(cuda_index=0, nvml_index=0, uuid=gpus[1].uuid, pci_bus_id="x", name="x",
-                   memory_total_bytes=1)
+    wrong = Device(
+        cuda_index=0,
+        nvml_index=0,
+        uuid=gpus[1].uuid,
+        pci_bus_id="x",
+        name="x",
+        memory_total_bytes=1,
+    )
     availability = CodeCarbonMeter(carbon=FRANCE).probe([wrong])
     assert not availability.ok and gpus[1].uuid in availability.reason
     with pytest.raises(PreflightError):
@@ -220,8 +233,13 @@ def test_online_location_is_used_only_when_allowed_and_its_fallback_is_refused(
 
     def located(cls, url):  # type: ignore[no-untyped-def]
         calls.append(url)
-        return GeoMetadata(country_iso_code="FRA", country_name="France", region="ile-de-france",
-                           latitude=48.8, longitude=2.3)
+        return GeoMetadata(
+            country_iso_code="FRA",
+            country_name="France",
+            region="ile-de-france",
+            latitude=48.8,
+            longitude=2.3,
+        )
 
     monkeypatch.setattr(GeoMetadata, "from_geo_js", classmethod(located))
     monkeypatch.setattr(CloudMetadata, "from_utils", classmethod(lambda cls: cls(None, None)))
@@ -236,8 +254,14 @@ def test_online_location_is_used_only_when_allowed_and_its_fallback_is_refused(
     assert reading.co2_kg is not None and reading.details["country_iso_code"] == "FRA"
 
     def fallback(cls, url):  # type: ignore[no-untyped-def]
-        return GeoMetadata(country_iso_code="CAN", country_name="Canada", region="Quebec",
-                           latitude=46.8, longitude=-71.2, country_2letter_iso_code="CA")
+        return GeoMetadata(
+            country_iso_code="CAN",
+            country_name="Canada",
+            region="Quebec",
+            latitude=46.8,
+            longitude=-71.2,
+            country_2letter_iso_code="CA",
+        )
 
     monkeypatch.setattr(GeoMetadata, "from_geo_js", classmethod(fallback))
     llem_intensity._lookup.cache_clear()
@@ -276,8 +300,9 @@ def test_estimate_co2_uses_regional_data_where_codecarbon_has_it(no_network):
 def test_estimate_co2_is_none_without_a_location_and_says_why(monkeypatch):
     reasons = []
     monkeypatch.setattr(llem_intensity, "_reported", set())
-    monkeypatch.setattr(llem_intensity.log, "warning",
-                        lambda event, **kw: reasons.append(kw["reason"]))
+    monkeypatch.setattr(
+        llem_intensity.log, "warning", lambda event, **kw: reasons.append(kw["reason"])
+    )
     assert _hook()(energy_j=1000.0, carbon=CarbonConfig()) is None
     assert reasons and "carbon.country_iso_code" in reasons[0]
 
@@ -302,4 +327,5 @@ def test_meter_co2_and_hook_agree_on_intensity(in_tmp_cwd):
     reading = meter.stop()
     _, details = _hook()(energy_j=1.0, carbon=FRANCE)
     assert reading.details["intensity_g_per_kwh"] == pytest.approx(
-        details["intensity_g_per_kwh"], rel=1e-6)
+        details["intensity_g_per_kwh"], rel=1e-6
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from llem.config.model import DatasetConfig, ExperimentConfig, GenerationConfig
+from llem.config.schema import DatasetConfig, ExperimentConfig, GenerationConfig
 from llem_pytorch.backend import PytorchBackend
 from llem_pytorch.config import PytorchConfig
 
@@ -13,7 +13,10 @@ from llem_pytorch.config import PytorchConfig
 def experiment(**fields: Any) -> ExperimentConfig:
     """An experiment on builtin:tiny-llama (random weights, fp32, CPU) with ``fields``."""
     base: dict[str, Any] = dict(
-        model="builtin:tiny-llama", weights="random", precision="fp32", devices=(),
+        model="builtin:tiny-llama",
+        weights="random",
+        precision="fp32",
+        devices=(),
         dataset=DatasetConfig(num_prompts=8, input_len=16),
         generation=GenerationConfig(max_new_tokens=8),
     )

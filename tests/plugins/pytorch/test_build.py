@@ -61,8 +61,13 @@ def test_materialize_gives_a_meta_model_real_weights_and_rope_buffers() -> None:
     config = _config("tiny-llama")
     reference = build.random_model(config, torch.float32, "cpu", None)
     model = build.random_model(config, torch.float32, "meta", None)
-    names = ["model.embed_tokens", *(f"model.layers.{i}" for i in range(4)), "model.norm",
-             "model.rotary_emb", "lm_head"]
+    names = [
+        "model.embed_tokens",
+        *(f"model.layers.{i}" for i in range(4)),
+        "model.norm",
+        "model.rotary_emb",
+        "lm_head",
+    ]
     build.materialize(model, {name: "cpu" for name in names})
     assert torch.equal(model.model.rotary_emb.inv_freq, reference.model.rotary_emb.inv_freq)
     assert model.lm_head.weight is model.model.embed_tokens.weight
@@ -78,8 +83,11 @@ def test_special_ids_prefer_generation_config_then_tokenizer_then_config() -> No
         def __init__(self, **kw):
             self.__dict__.update(kw)
 
-    gen, tok, cfg = Holder(eos_token_id=[7, 9]), Holder(eos_token_id=5, pad_token_id=None), \
-        Holder(eos_token_id=3, pad_token_id=4)
+    gen, tok, cfg = (
+        Holder(eos_token_id=[7, 9]),
+        Holder(eos_token_id=5, pad_token_id=None),
+        Holder(eos_token_id=3, pad_token_id=4),
+    )
     assert build.special_ids(gen, cfg, tok) == ((7, 9), 4)
     assert build.special_ids(Holder(), Holder(), None) == ((), 0)
     assert build.special_ids(Holder(), Holder(eos_token_id=2), None) == ((2,), 2)

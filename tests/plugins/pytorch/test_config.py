@@ -15,18 +15,24 @@ def test_defaults_are_one_request_per_batch_left_padding_no_compile() -> None:
     assert cfg.effective_cache_implementation is None
 
 
-@pytest.mark.parametrize(("kwargs", "needle"), [
-    ({"batch_size": 0}, "batch_size"),
-    ({"attn_implementation": "flash"}, "pytorch.attn_implementation must be one of eager, sdpa"),
-    ({"device_map": "everywhere"}, "pytorch.device_map must be one of auto"),
-    ({"quantization": "3bit"}, "pytorch.quantization must be one of 4bit, 8bit"),
-    ({"cache_implementation": "paged"}, "pytorch.cache_implementation must be one of"),
-    ({"padding_side": "middle"}, "pytorch.padding_side"),
-    ({"compile_mode": "fast"}, "pytorch.compile_mode"),
-    ({"from_pretrained_kwargs": {"torch_dtype": "float16"}}, "torch_dtype -> precision"),
-    ({"from_pretrained_kwargs": {"device_map": "auto"}}, "device_map -> pytorch.device_map"),
-    ({"torch_compile": True, "cache_implementation": "dynamic"}, "needs a static KV cache"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "needle"),
+    [
+        ({"batch_size": 0}, "batch_size"),
+        (
+            {"attn_implementation": "flash"},
+            "pytorch.attn_implementation must be one of eager, sdpa",
+        ),
+        ({"device_map": "everywhere"}, "pytorch.device_map must be one of auto"),
+        ({"quantization": "3bit"}, "pytorch.quantization must be one of 4bit, 8bit"),
+        ({"cache_implementation": "paged"}, "pytorch.cache_implementation must be one of"),
+        ({"padding_side": "middle"}, "pytorch.padding_side"),
+        ({"compile_mode": "fast"}, "pytorch.compile_mode"),
+        ({"from_pretrained_kwargs": {"torch_dtype": "float16"}}, "torch_dtype -> precision"),
+        ({"from_pretrained_kwargs": {"device_map": "auto"}}, "device_map -> pytorch.device_map"),
+        ({"torch_compile": True, "cache_implementation": "dynamic"}, "needs a static KV cache"),
+    ],
+)
 def test_bad_values_are_rejected_with_the_fix(kwargs: dict, needle: str) -> None:
     with pytest.raises(ValueError, match=None) as info:
         PytorchConfig(**kwargs)
@@ -43,8 +49,10 @@ def test_section_loads_from_yaml_and_errors_name_the_line(tmp_path: Path) -> Non
     from llem.config.loader import load_config
 
     good = tmp_path / "good.yaml"
-    good.write_text("model: builtin:tiny-llama\nweights: random\npytorch:\n  batch_size: 8\n"
-                    "  attn_implementation: eager\n  from_pretrained_kwargs: {revision: main}\n")
+    good.write_text(
+        "model: builtin:tiny-llama\nweights: random\npytorch:\n  batch_size: 8\n"
+        "  attn_implementation: eager\n  from_pretrained_kwargs: {revision: main}\n"
+    )
     section = load_config(good).experiments[0].section("pytorch")
     assert isinstance(section, PytorchConfig)
     assert (section.batch_size, section.attn_implementation) == (8, "eager")

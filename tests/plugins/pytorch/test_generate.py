@@ -7,7 +7,7 @@ import time
 
 import pytest
 import torch
-from llem.config.model import GenerationConfig
+from llem.config.schema import GenerationConfig
 from llem.errors import PreflightError
 from llem.interfaces import Request
 from llem_pytorch.backend import TIMING_SOURCE
@@ -15,9 +15,15 @@ from llem_pytorch.backend import TIMING_SOURCE
 
 def _requests(n: int, *, lengths=(16,), max_new: int = 8, seed: int = 0) -> list[Request]:
     rng = random.Random(seed)
-    return [Request(id=100 + i, prompt=None, max_new_tokens=max_new,
-                    input_ids=tuple(rng.randrange(3, 512) for _ in range(rng.choice(lengths))))
-            for i in range(n)]
+    return [
+        Request(
+            id=100 + i,
+            prompt=None,
+            max_new_tokens=max_new,
+            input_ids=tuple(rng.randrange(3, 512) for _ in range(rng.choice(lengths))),
+        )
+        for i in range(n)
+    ]
 
 
 def test_load_sets_vocab_size_and_parameter_count(tiny) -> None:
@@ -55,16 +61,20 @@ def test_fixed_length_generation_gives_exact_output_counts(tiny, max_new: int) -
 def _eos_always(backend):
     eos = backend.eos_ids[0]
     return backend.model.lm_head.register_forward_hook(
-        lambda _m, _i, out: out.index_fill(-1, torch.tensor([eos], device=out.device), 1e4))
+        lambda _m, _i, out: out.index_fill(-1, torch.tensor([eos], device=out.device), 1e4)
+    )
 
 
-@pytest.mark.parametrize(("gen", "expected"), [
-    (GenerationConfig(max_new_tokens=6), 6),                                   # ignore_eos
-    (GenerationConfig(max_new_tokens=6, min_new_tokens=0), 6),                 # still ignored
-    (GenerationConfig(max_new_tokens=6, ignore_eos=False), 6),                 # min = max
-    (GenerationConfig(max_new_tokens=6, min_new_tokens=2, ignore_eos=False), 3),
-    (GenerationConfig(max_new_tokens=6, min_new_tokens=0, ignore_eos=False), 1),
-])
+@pytest.mark.parametrize(
+    ("gen", "expected"),
+    [
+        (GenerationConfig(max_new_tokens=6), 6),  # ignore_eos
+        (GenerationConfig(max_new_tokens=6, min_new_tokens=0), 6),  # still ignored
+        (GenerationConfig(max_new_tokens=6, ignore_eos=False), 6),  # min = max
+        (GenerationConfig(max_new_tokens=6, min_new_tokens=2, ignore_eos=False), 3),
+        (GenerationConfig(max_new_tokens=6, min_new_tokens=0, ignore_eos=False), 1),
+    ],
+)
 def test_end_tokens_are_ignored_or_end_a_row_counting_the_end_token(tiny, gen, expected) -> None:
     hook = _eos_always(tiny)
     try:
@@ -94,8 +104,9 @@ def test_left_padding_puts_prompts_at_the_end_with_a_mask(tiny) -> None:
 
 def test_text_prompts_are_tokenized_with_the_shipped_tokenizer(tiny) -> None:
     prompts = ["Hello world", "How much energy does one output token cost on an H100?"]
-    requests = [Request(id=i, prompt=p, input_ids=None, max_new_tokens=4)
-                for i, p in enumerate(prompts)]
+    requests = [
+        Request(id=i, prompt=p, input_ids=None, max_new_tokens=4) for i, p in enumerate(prompts)
+    ]
     records = tiny.generate(requests, GenerationConfig(max_new_tokens=4))
     expected = [len(tiny.tokenizer(p)["input_ids"]) for p in prompts]
     assert [r.input_tokens for r in records] == expected
@@ -174,7 +185,8 @@ def test_on_the_cpu_close_frees_the_model_without_a_garbage_collection(make_back
 
 
 def test_pretrained_weights_from_a_local_directory_give_the_same_outputs(
-        tiny, make_cfg, tmp_path) -> None:
+    tiny, make_cfg, tmp_path
+) -> None:
     from llem_pytorch.backend import PytorchBackend
     from llem_pytorch.config import PytorchConfig
 

@@ -10,7 +10,7 @@ import statistics
 import time
 
 import pytest
-from llem.config.model import DatasetConfig, GenerationConfig, WarmupConfig
+from llem.config.schema import DatasetConfig, GenerationConfig, WarmupConfig
 from llem.interfaces import Device
 from llem.measure.workload import build_requests
 from llem_pytorch.backend import PytorchBackend
@@ -24,15 +24,24 @@ pytestmark = [
 
 
 def _device(index: int) -> Device:
-    return Device(cuda_index=index, nvml_index=index, uuid=f"GPU-{index}", pci_bus_id="",
-                  name=torch.cuda.get_device_name(index),
-                  memory_total_bytes=torch.cuda.get_device_properties(index).total_memory)
+    return Device(
+        cuda_index=index,
+        nvml_index=index,
+        uuid=f"GPU-{index}",
+        pci_bus_id="",
+        name=torch.cuda.get_device_name(index),
+        memory_total_bytes=torch.cuda.get_device_properties(index).total_memory,
+    )
 
 
 def _cfg(make_cfg, **fields):
-    base = dict(model="builtin:llama-3.2-1b", precision="bf16", devices=(0,),
-                dataset=DatasetConfig(num_prompts=16, input_len=128),
-                generation=GenerationConfig(max_new_tokens=32))
+    base = dict(
+        model="builtin:llama-3.2-1b",
+        precision="bf16",
+        devices=(0,),
+        dataset=DatasetConfig(num_prompts=16, input_len=128),
+        generation=GenerationConfig(max_new_tokens=32),
+    )
     base.update(fields)
     return make_cfg(**base)
 
@@ -91,8 +100,10 @@ def test_compiled_decoding_with_a_static_cache_runs(make_cfg) -> None:
         backend.close()
 
 
-@pytest.mark.skipif(torch.cuda.device_count() < 2 or importlib.util.find_spec("accelerate") is None,
-                    reason="needs two GPUs and accelerate")
+@pytest.mark.skipif(
+    torch.cuda.device_count() < 2 or importlib.util.find_spec("accelerate") is None,
+    reason="needs two GPUs and accelerate",
+)
 def test_random_weights_spread_over_two_gpus(make_cfg) -> None:
     cfg = _cfg(make_cfg, devices=(0, 1))
     backend, _, _, records = _run(PytorchConfig(batch_size=8), cfg, [_device(0), _device(1)])

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from llem.config.model import DatasetConfig, WarmupConfig
+from llem.config.schema import DatasetConfig, WarmupConfig
 from llem_pytorch.backend import PytorchBackend
 from llem_pytorch.config import PytorchConfig
 
@@ -51,8 +51,9 @@ def test_local_directory_needs_config_and_weights(make_cfg, tmp_path: Path) -> N
     assert problems(make_cfg(model=str(tmp_path), weights="random")) == []
 
 
-@pytest.mark.skipif(importlib.util.find_spec("bitsandbytes") is not None,
-                    reason="bitsandbytes is installed here")
+@pytest.mark.skipif(
+    importlib.util.find_spec("bitsandbytes") is not None, reason="bitsandbytes is installed here"
+)
 def test_quantization_on_a_cpu_without_bitsandbytes_says_each_reason(make_cfg) -> None:
     found = problems(make_cfg(weights="random"), quantization="4bit")
     joined = "\n".join(found)
@@ -74,8 +75,9 @@ def test_devices_that_do_not_exist(make_cfg, fake_gpus) -> None:
     assert "devices [3] do not exist" in found and "2 CUDA device(s)" in found
 
 
-@pytest.mark.skipif(importlib.util.find_spec("accelerate") is not None,
-                    reason="accelerate is installed here")
+@pytest.mark.skipif(
+    importlib.util.find_spec("accelerate") is not None, reason="accelerate is installed here"
+)
 def test_several_gpus_need_accelerate(make_cfg, fake_gpus) -> None:
     fake_gpus(count=2)
     (found,) = problems(make_cfg(devices=(0, 1)))

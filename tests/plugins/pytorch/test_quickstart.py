@@ -17,8 +17,9 @@ def test_quickstart_experiment_completes_in_a_worker_on_the_cpu(tmp_path: Path) 
     (cfg,) = study.experiments
     assert (cfg.model, cfg.weights, cfg.backend) == ("builtin:tiny-llama", "random", "pytorch")
     start = time.perf_counter()
-    result = worker.run_in_worker(cfg, experiment_id="quickstart-c0", cycle=0,
-                                  run_dir=tmp_path, timeout_s=120)
+    result = worker.run_in_worker(
+        cfg, experiment_id="quickstart-c0", cycle=0, run_dir=tmp_path, timeout_s=120
+    )
     elapsed = time.perf_counter() - start
     assert result.status == "ok", result
     assert result.performance.timing_source == "batch_streamer"

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from llem import models
+from llem import architectures
 from llem_pytorch import tiny_tokenizer
 from llem_pytorch.model_source import resolve
 
@@ -24,7 +24,7 @@ def test_loads_offline_with_auto_and_fast_classes(monkeypatch: pytest.MonkeyPatc
 
     for cls in (AutoTokenizer, PreTrainedTokenizerFast):
         tok = cls.from_pretrained(str(tiny_tokenizer.shipped_dir()))
-        assert len(tok) == models.load_architecture("builtin:tiny-llama")["vocab_size"]
+        assert len(tok) == architectures.load_architecture("builtin:tiny-llama")["vocab_size"]
         assert (tok.pad_token_id, tok.bos_token_id, tok.eos_token_id) == (0, 1, 2)
         text = "Energy per output token, measured in joules: 0.097 J."
         ids = tok(text)["input_ids"]
@@ -38,5 +38,6 @@ def test_a_rebuild_gives_the_shipped_vocabulary(tmp_path: Path) -> None:
     rebuilt = json.loads((tmp_path / "tokenizer.json").read_text())
     assert rebuilt["model"]["vocab"] == shipped["model"]["vocab"]
     assert rebuilt["model"]["merges"] == shipped["model"]["merges"]
-    assert (json.loads((tmp_path / "tokenizer_config.json").read_text())
-            == json.loads((tiny_tokenizer.shipped_dir() / "tokenizer_config.json").read_text()))
+    assert json.loads((tmp_path / "tokenizer_config.json").read_text()) == json.loads(
+        (tiny_tokenizer.shipped_dir() / "tokenizer_config.json").read_text()
+    )

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import attrs
 import pytest
-from llem.config.model import DatasetConfig, ExperimentConfig, GenerationConfig
+from llem.config.schema import DatasetConfig, ExperimentConfig, GenerationConfig
 from llem.testing import check_records, synthetic_requests
 from llem_trtllm.backend import TrtllmBackend
 from llem_trtllm.config import TrtllmConfig
@@ -20,9 +20,13 @@ pytestmark = pytest.mark.usefixtures("fake_trtllm")
 
 
 def experiment(section, **kw):
-    base = ExperimentConfig(model="builtin:tiny-llama", backend="trtllm", weights="random",
-                            sections={"trtllm": section},
-                            generation=GenerationConfig(max_new_tokens=5))
+    base = ExperimentConfig(
+        model="builtin:tiny-llama",
+        backend="trtllm",
+        weights="random",
+        sections={"trtllm": section},
+        generation=GenerationConfig(max_new_tokens=5),
+    )
     return attrs.evolve(base, **kw)
 
 
@@ -56,8 +60,9 @@ def test_without_perf_metrics_times_are_derived_and_labelled():
 def test_the_engine_is_built_once_then_loaded_from_the_cache(tmp_path):
     from tensorrt_llm import _llem_fake
 
-    section = TrtllmConfig(backend="tensorrt", max_batch_size=4,
-                           engine_cache_dir=str(tmp_path / "cache"))
+    section = TrtllmConfig(
+        backend="tensorrt", max_batch_size=4, engine_cache_dir=str(tmp_path / "cache")
+    )
     first, _ = load_and_run(section)
     cache = first.load_details["engine_cache"]
     assert cache["hit"] is False and cache["build_s"] > 0
@@ -84,8 +89,7 @@ def test_an_interrupted_build_is_rebuilt(tmp_path):
     assert os.path.isfile(os.path.join(path, "llem-engine.json"))
 
 
-def test_pytorch_flow_gets_limits_as_llm_arguments_and_no_build_config(fake_trtllm,
-                                                                       monkeypatch):
+def test_pytorch_flow_gets_limits_as_llm_arguments_and_no_build_config(fake_trtllm, monkeypatch):
     seen = {}
     original = fake_trtllm.LLM.__init__
 
@@ -94,16 +98,24 @@ def test_pytorch_flow_gets_limits_as_llm_arguments_and_no_build_config(fake_trtl
         original(self, **kwargs)
 
     monkeypatch.setattr(fake_trtllm.LLM, "__init__", spy)
-    section = TrtllmConfig(max_batch_size=3, max_num_tokens=256, quantization="FP8",
-                           kv_cache_free_gpu_memory_fraction=0.4, enable_block_reuse=False,
-                           extra={"kv_cache_config": {"host_cache_size": 1}})
+    section = TrtllmConfig(
+        max_batch_size=3,
+        max_num_tokens=256,
+        quantization="FP8",
+        kv_cache_free_gpu_memory_fraction=0.4,
+        enable_block_reuse=False,
+        extra={"kv_cache_config": {"host_cache_size": 1}},
+    )
     load_and_run(section)
     assert seen["max_batch_size"] == 3 and seen["max_num_tokens"] == 256
     assert "build_config" not in seen
     assert seen["quant_config"].quant_algo.value == "FP8"
     kv = seen["kv_cache_config"]
     assert (kv.free_gpu_memory_fraction, kv.enable_block_reuse, kv.host_cache_size) == (
-        0.4, False, 1)
+        0.4,
+        False,
+        1,
+    )
     assert seen["load_format"] == "dummy" and seen["skip_tokenizer_init"] is True
 
 

@@ -41,5 +41,4 @@ class TestTrtllmPytorchFlowConformance(_Common):
 
 
 class TestTrtllmTensorrtFlowConformance(_Common):
-    config = {"backend": "tensorrt", "max_batch_size": 2,
-              "kv_cache_free_gpu_memory_fraction": 0.5}
+    config = {"backend": "tensorrt", "max_batch_size": 2, "kv_cache_free_gpu_memory_fraction": 0.5}

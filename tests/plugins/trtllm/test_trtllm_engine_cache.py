@@ -10,24 +10,32 @@ TENSORRT = TrtllmConfig(backend="tensorrt")
 
 
 def key(section=TENSORRT, version="1.1.0", dtype="bfloat16"):
-    return engine_key(key_inputs("builtin:llama-3.2-1b", "fp", "random", dtype, section,
-                                 version))
+    return engine_key(key_inputs("builtin:llama-3.2-1b", "fp", "random", dtype, section, version))
 
 
 def test_build_options_and_the_version_change_the_key():
     base = key()
     assert key(version="1.2.0") != base
     assert key(dtype="float16") != base
-    for change in ({"max_batch_size": 8}, {"max_num_tokens": 4096}, {"quantization": "FP8"},
-                   {"tensor_parallel_size": 2}, {"extra": {"build_config": {"x": 1}}}):
+    for change in (
+        {"max_batch_size": 8},
+        {"max_num_tokens": 4096},
+        {"quantization": "FP8"},
+        {"tensor_parallel_size": 2},
+        {"extra": {"build_config": {"x": 1}}},
+    ):
         assert key(attrs.evolve(TrtllmConfig(backend="tensorrt"), **change)) != base
 
 
 def test_runtime_options_do_not_change_the_key():
     base = key()
-    for change in ({"kv_cache_free_gpu_memory_fraction": 0.5}, {"enable_block_reuse": False},
-                   {"request_metrics": False}, {"engine_cache_dir": "/x"},
-                   {"extra": {"kv_cache_config": {"host_cache_size": 1}}}):
+    for change in (
+        {"kv_cache_free_gpu_memory_fraction": 0.5},
+        {"enable_block_reuse": False},
+        {"request_metrics": False},
+        {"engine_cache_dir": "/x"},
+        {"extra": {"kv_cache_config": {"host_cache_size": 1}}},
+    ):
         assert key(attrs.evolve(TrtllmConfig(backend="tensorrt"), **change)) == base
 
 

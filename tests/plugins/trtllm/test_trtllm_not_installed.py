@@ -5,11 +5,13 @@ from __future__ import annotations
 import importlib.util
 
 import pytest
-from llem.config.model import ExperimentConfig
+from llem.config.schema import ExperimentConfig
 from llem_trtllm.backend import TrtllmBackend
 
-pytestmark = pytest.mark.skipif(importlib.util.find_spec("tensorrt_llm") is not None,
-                                reason="a real tensorrt_llm is installed here")
+pytestmark = pytest.mark.skipif(
+    importlib.util.find_spec("tensorrt_llm") is not None,
+    reason="a real tensorrt_llm is installed here",
+)
 
 
 def test_missing_requirement_and_preflight_name_the_install_command():

@@ -14,9 +14,17 @@ GIB = 1 << 30
 
 
 def fake_devices(n: int) -> tuple[Device, ...]:
-    return tuple(Device(cuda_index=i, nvml_index=i, uuid=f"GPU-fake-{i}",
-                        pci_bus_id=f"00000000:{i + 1:02x}:00.0", name="Fake H100",
-                        memory_total_bytes=80 * GIB) for i in range(n))
+    return tuple(
+        Device(
+            cuda_index=i,
+            nvml_index=i,
+            uuid=f"GPU-fake-{i}",
+            pci_bus_id=f"00000000:{i + 1:02x}:00.0",
+            name="Fake H100",
+            memory_total_bytes=80 * GIB,
+        )
+        for i in range(n)
+    )
 
 
 def tiny_model() -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import attrs
 import pytest
-from llem.config.model import DatasetConfig, ExperimentConfig, GenerationConfig
+from llem.config.schema import DatasetConfig, ExperimentConfig, GenerationConfig
 from llem.errors import ConfigError
 from llem.testing import check_records, synthetic_requests
 from llem_vllm.backend import VllmBackend
@@ -21,9 +21,13 @@ pytestmark = pytest.mark.usefixtures("fake_vllm")
 
 
 def experiment(section=None, **kw):
-    base = ExperimentConfig(model=tiny_model(), backend="vllm", weights="random",
-                            sections={"vllm": section or VllmConfig()},
-                            generation=GenerationConfig(max_new_tokens=6))
+    base = ExperimentConfig(
+        model=tiny_model(),
+        backend="vllm",
+        weights="random",
+        sections={"vllm": section or VllmConfig()},
+        generation=GenerationConfig(max_new_tokens=6),
+    )
     return attrs.evolve(base, **kw)
 
 
@@ -38,8 +42,7 @@ def run(backend, cfg, devices, n=3, gen=None):
 
 def test_preflight_says_what_is_wrong_and_how_to_fix_it(tmp_path):
     backend = VllmBackend(VllmConfig(tensor_parallel_size=2))
-    cfg = experiment(weights="pretrained",
-                     dataset=DatasetConfig(source="jsonl", path="p.jsonl"))
+    cfg = experiment(weights="pretrained", dataset=DatasetConfig(source="jsonl", path="p.jsonl"))
     messages = [p.message for p in backend.preflight(cfg)]
     assert any("tensor_parallel_size x pipeline_parallel_size = 2" in m for m in messages)
     assert any("architecture without weights" in m for m in messages)
@@ -139,8 +142,12 @@ def test_text_prompts_go_through_the_model_tokenizer(tmp_path):
     (model / "tokenizer.json").write_text(json.dumps({"model": {}}))
     (model / "model.safetensors").write_bytes(b"\0")
     section = VllmConfig(detokenize=True)
-    cfg = experiment(section, model=str(model), weights="pretrained",
-                     dataset=DatasetConfig(source="jsonl", path="x.jsonl"))
+    cfg = experiment(
+        section,
+        model=str(model),
+        weights="pretrained",
+        dataset=DatasetConfig(source="jsonl", path="x.jsonl"),
+    )
     backend = VllmBackend(section)
     assert backend.preflight(cfg) == []
     backend.load(cfg, fake_devices(1))
@@ -150,8 +157,7 @@ def test_text_prompts_go_through_the_model_tokenizer(tmp_path):
         reqs = [Request(i, f"hello {i}", None, 4) for i in range(3)]
         t0 = time.perf_counter_ns()
         records = backend.generate(reqs, GenerationConfig(max_new_tokens=4))
-        check_records(reqs, records, GenerationConfig(max_new_tokens=4), t0,
-                      time.perf_counter_ns())
+        check_records(reqs, records, GenerationConfig(max_new_tokens=4), t0, time.perf_counter_ns())
         assert backend.load_details["llm_kwargs"]["skip_tokenizer_init"] is False
     finally:
         backend.close()

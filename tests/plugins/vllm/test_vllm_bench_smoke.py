@@ -32,13 +32,31 @@ FAKE_PYNVML = textwrap.dedent('''
 
 def test_the_bench_writes_its_report(tmp_path):
     (tmp_path / "pynvml.py").write_text(FAKE_PYNVML)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(FAKES)]),
-           "LLEM_FAKE_VLLM_STEP_S": "0.0005"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(tmp_path), str(FAKES)]),
+        "LLEM_FAKE_VLLM_STEP_S": "0.0005",
+    }
     out = tmp_path / "bench.md"
     proc = subprocess.run(
-        [sys.executable, str(REPO / "bench" / "vllm_bench.py"), "--reps", "2", "--window-s",
-         "0.2", "--idle-s", "0.1", "--out", str(out)],
-        env=env, cwd=REPO, capture_output=True, text=True, timeout=240)
+        [
+            sys.executable,
+            str(REPO / "bench" / "vllm_bench.py"),
+            "--reps",
+            "2",
+            "--window-s",
+            "0.2",
+            "--idle-s",
+            "0.1",
+            "--out",
+            str(out),
+        ],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     assert out.is_file(), proc.stdout + proc.stderr
     data = json.loads(out.with_suffix(".json").read_text())
     assert [s["level"] for s in data["summary"]] == ["1", "8", "64", "queue"]

@@ -15,18 +15,23 @@ def test_defaults_leave_vllm_its_own_defaults():
     assert cfg.request_metrics is True
 
 
-@pytest.mark.parametrize(("data", "words"), [
-    ({"gpu_memory_utilization": 1.01}, "(0, 1]"),
-    ({"block_size": 24}, "block_size must be one of 1, 8, 16, 32, 64, 128, 256"),
-    ({"kv_cache_dtype": "int4"}, "kv_cache_dtype must be one of"),
-    ({"max_model_len": 0}, "max_model_len must be >= 1"),
-    ({"max_num_seqs": 8, "max_num_batched_tokens": 4}, "must be >= vllm.max_num_seqs"),
-    ({"enable_chunked_prefill": False, "max_num_batched_tokens": 512, "max_model_len": 4096},
-     "chunked prefill off"),
-    ({"extra": {"model": "x"}}, "the model comes from `model:`"),
-    ({"extra": {"block_size": 16}}, "use the vllm section's own keys"),
-    ({"quantization": "FP8 please"}, "quantization"),
-])
+@pytest.mark.parametrize(
+    ("data", "words"),
+    [
+        ({"gpu_memory_utilization": 1.01}, "(0, 1]"),
+        ({"block_size": 24}, "block_size must be one of 1, 8, 16, 32, 64, 128, 256"),
+        ({"kv_cache_dtype": "int4"}, "kv_cache_dtype must be one of"),
+        ({"max_model_len": 0}, "max_model_len must be >= 1"),
+        ({"max_num_seqs": 8, "max_num_batched_tokens": 4}, "must be >= vllm.max_num_seqs"),
+        (
+            {"enable_chunked_prefill": False, "max_num_batched_tokens": 512, "max_model_len": 4096},
+            "chunked prefill off",
+        ),
+        ({"extra": {"model": "x"}}, "the model comes from `model:`"),
+        ({"extra": {"block_size": 16}}, "use the vllm section's own keys"),
+        ({"quantization": "FP8 please"}, "quantization"),
+    ],
+)
 def test_bad_values_name_the_key_and_the_rule(data, words):
     with pytest.raises(Exception) as info:
         converter.structure(data, VllmConfig)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from llem.config.model import ExperimentConfig, GenerationConfig
+from llem.config.schema import ExperimentConfig, GenerationConfig
 from llem.interfaces import Request
 from llem_vllm.config import VllmConfig
 from llem_vllm.engine_args import llm_kwargs, prompt_for, sampling_kwargs
@@ -23,9 +23,14 @@ def test_random_weights_use_the_dummy_load_format_and_precision_sets_dtype():
 
 
 def test_section_values_and_extra_reach_llm():
-    section = VllmConfig(tensor_parallel_size=2, max_num_seqs=64, dtype="bfloat16",
-                         block_size=32, enable_prefix_caching=False,
-                         extra={"compilation_config": 3})
+    section = VllmConfig(
+        tensor_parallel_size=2,
+        max_num_seqs=64,
+        dtype="bfloat16",
+        block_size=32,
+        enable_prefix_caching=False,
+        extra={"compilation_config": 3},
+    )
     cfg = ExperimentConfig(model="/m", weights="pretrained", precision="fp32", devices=(0, 1))
     kw = llm_kwargs(section, cfg, ModelSource("/m", None, has_tokenizer=True))
     assert kw["load_format"] == "auto" and kw["skip_tokenizer_init"] is False
@@ -38,14 +43,26 @@ def test_section_values_and_extra_reach_llm():
 def test_generation_is_fixed_length_and_greedy_by_default():
     req = Request(id=3, prompt=None, input_ids=(1, 2), max_new_tokens=32)
     kw = sampling_kwargs(req, GenerationConfig(max_new_tokens=32), detokenize=False)
-    assert kw == {"max_tokens": 32, "min_tokens": 32, "ignore_eos": True,
-                  "detokenize": False, "temperature": 0.0}
+    assert kw == {
+        "max_tokens": 32,
+        "min_tokens": 32,
+        "ignore_eos": True,
+        "detokenize": False,
+        "temperature": 0.0,
+    }
 
 
 def test_sampling_uses_a_per_request_seed_and_min_new_tokens():
     req = Request(id=3, prompt=None, input_ids=(1,), max_new_tokens=16)
-    gen = GenerationConfig(max_new_tokens=16, min_new_tokens=4, do_sample=True,
-                           temperature=0.7, top_p=0.9, seed=10, ignore_eos=False)
+    gen = GenerationConfig(
+        max_new_tokens=16,
+        min_new_tokens=4,
+        do_sample=True,
+        temperature=0.7,
+        top_p=0.9,
+        seed=10,
+        ignore_eos=False,
+    )
     kw = sampling_kwargs(req, gen, detokenize=True)
     assert kw["min_tokens"] == 4 and kw["seed"] == 13 and kw["temperature"] == 0.7
     assert kw["top_p"] == 0.9 and kw["ignore_eos"] is False
@@ -57,8 +74,8 @@ def test_prompts_are_token_ids_when_the_request_has_them():
 
 
 def test_parameter_count_of_the_llama_3_2_1b_shape_matches_the_gpu_machine():
-    from llem import models
+    from llem import architectures
 
-    arch = models.load_architecture("builtin:llama-3.2-1b")
+    arch = architectures.load_architecture("builtin:llama-3.2-1b")
     assert abs(count_parameters(arch) - 1.236e9) < 0.01e9
     assert count_parameters({"hidden_size": 8}) is None

@@ -5,13 +5,14 @@ from __future__ import annotations
 import importlib.util
 
 import pytest
-from llem.config.model import ExperimentConfig
+from llem.config.schema import ExperimentConfig
 from llem_vllm.backend import VllmBackend
 
 INSTALL = "pip install vllm==0.26.*"
 
-pytestmark = pytest.mark.skipif(importlib.util.find_spec("vllm") is not None,
-                                reason="a real vllm is installed here")
+pytestmark = pytest.mark.skipif(
+    importlib.util.find_spec("vllm") is not None, reason="a real vllm is installed here"
+)
 
 
 def test_missing_requirement_names_the_install_command():
@@ -19,8 +20,9 @@ def test_missing_requirement_names_the_install_command():
 
 
 def test_preflight_lists_the_install_command():
-    problems = VllmBackend().preflight(ExperimentConfig(model="builtin:tiny-llama",
-                                                        backend="vllm", weights="random"))
+    problems = VllmBackend().preflight(
+        ExperimentConfig(model="builtin:tiny-llama", backend="vllm", weights="random")
+    )
     assert [p.message for p in problems] == [f"vllm not installed: {INSTALL}"]
 
 
@@ -28,10 +30,10 @@ def test_a_run_fails_at_preflight_with_the_install_command_and_nothing_else(tmp_
     lifecycle = pytest.importorskip("llem.measure.lifecycle")
     from llem.plugins import load_registry
 
-    cfg = ExperimentConfig(model="builtin:tiny-llama", backend="vllm", weights="random",
-                           devices=())
-    result = lifecycle.run_experiment(cfg, experiment_id="x-c0", cycle=0, run_dir=tmp_path,
-                                      registry=load_registry("vllm"))
+    cfg = ExperimentConfig(model="builtin:tiny-llama", backend="vllm", weights="random", devices=())
+    result = lifecycle.run_experiment(
+        cfg, experiment_id="x-c0", cycle=0, run_dir=tmp_path, registry=load_registry("vllm")
+    )
     assert result.status == "failed"
     assert result.error.kind == "preflight"
     assert INSTALL in result.error.message

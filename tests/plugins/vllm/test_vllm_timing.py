@@ -10,8 +10,11 @@ from llem_vllm.timing import SOURCE_DERIVED, SOURCE_METRICS, ClockOffsets, recor
 
 
 def output(metrics, n_out=4, prompt=(1, 2, 3)):
-    return SimpleNamespace(prompt_token_ids=list(prompt), metrics=metrics,
-                           outputs=[SimpleNamespace(token_ids=list(range(n_out)))])
+    return SimpleNamespace(
+        prompt_token_ids=list(prompt),
+        metrics=metrics,
+        outputs=[SimpleNamespace(token_ids=list(range(n_out)))],
+    )
 
 
 def test_offsets_map_now_onto_now():
@@ -27,10 +30,13 @@ def test_metrics_give_submit_first_token_and_end():
     clocks = ClockOffsets.measure()
     t0 = time.perf_counter_ns()
     arrival, mono0 = time.time(), time.monotonic()
-    stats = SimpleNamespace(arrival_time=arrival, first_token_ts=mono0 + 0.010,
-                            last_token_ts=mono0 + 0.050, num_generation_tokens=4)
-    rec = record_from_output(Request(7, None, (1, 2, 3), 4), output(stats), clocks, t0,
-                             t0 + 10**9)
+    stats = SimpleNamespace(
+        arrival_time=arrival,
+        first_token_ts=mono0 + 0.010,
+        last_token_ts=mono0 + 0.050,
+        num_generation_tokens=4,
+    )
+    rec = record_from_output(Request(7, None, (1, 2, 3), 4), output(stats), clocks, t0, t0 + 10**9)
     assert (rec.request_id, rec.input_tokens, rec.output_tokens) == (7, 3, 4)
     assert rec.timing_source == SOURCE_METRICS
     assert abs((rec.t_first_token_ns - rec.t_submit_ns) - 10_000_000) < 2_000_000
@@ -46,8 +52,7 @@ def test_an_arrival_stamp_after_the_first_token_is_clamped_to_it():
 
 def test_missing_metrics_are_said_and_derived_from_the_call():
     clocks = ClockOffsets(0, 0)
-    for metrics in (None, SimpleNamespace(arrival_time=1.0, first_token_ts=0.0,
-                                          last_token_ts=0.0)):
+    for metrics in (None, SimpleNamespace(arrival_time=1.0, first_token_ts=0.0, last_token_ts=0.0)):
         rec = record_from_output(Request(0, None, (1,), 4), output(metrics), clocks, 100, 900)
         assert (rec.t_submit_ns, rec.t_first_token_ns, rec.t_end_ns) == (100, None, 900)
         assert rec.timing_source == SOURCE_DERIVED

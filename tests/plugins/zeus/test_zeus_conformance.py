@@ -17,8 +17,14 @@ class TestZeusMeterConformance(MeterConformance):
     config = {"approx_instant_energy": True, "measure_cpu": True}
     bad_configs = [{"cpu_indices": [-1]}, {"approx_instant_energi": True}]
     devices = [
-        Device(cuda_index=0, nvml_index=1, uuid=GPUS[1].uuid, pci_bus_id=GPUS[1].pci_bus_id,
-               name=GPUS[1].name, memory_total_bytes=GPUS[1].memory_total),
+        Device(
+            cuda_index=0,
+            nvml_index=1,
+            uuid=GPUS[1].uuid,
+            pci_bus_id=GPUS[1].pci_bus_id,
+            name=GPUS[1].name,
+            memory_total_bytes=GPUS[1].memory_total,
+        ),
     ]
 
     @pytest.fixture(autouse=True)

@@ -21,9 +21,14 @@ def test_zeus_window_matches_the_raw_nvml_counter_on_cuda_device_0():
     props = torch.cuda.get_device_properties(0)
     uuid = "GPU-" + str(props.uuid)
     handle = pynvml.nvmlDeviceGetHandleByUUID(uuid)
-    dev = Device(cuda_index=0, nvml_index=pynvml.nvmlDeviceGetIndex(handle), uuid=uuid,
-                 pci_bus_id=str(pynvml.nvmlDeviceGetPciInfo(handle).busId), name=props.name,
-                 memory_total_bytes=props.total_memory)
+    dev = Device(
+        cuda_index=0,
+        nvml_index=pynvml.nvmlDeviceGetIndex(handle),
+        uuid=uuid,
+        pci_bus_id=str(pynvml.nvmlDeviceGetPciInfo(handle).busId),
+        name=props.name,
+        memory_total_bytes=props.total_memory,
+    )
     meter = ZeusMeter()
     assert meter.probe([dev]).ok
     meter.prepare([dev])

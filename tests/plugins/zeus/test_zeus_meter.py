@@ -21,8 +21,14 @@ from tests.fakes.zeus_fake import fake_nvml
 def device(gpus, cuda_index: int, nvml_index: int) -> Device:
     """What llem's resolve_devices yields: a CUDA ordinal matched to NVML by UUID."""
     gpu = gpus[nvml_index]
-    return Device(cuda_index=cuda_index, nvml_index=nvml_index, uuid=gpu.uuid,
-                  pci_bus_id=gpu.pci_bus_id, name=gpu.name, memory_total_bytes=gpu.memory_total)
+    return Device(
+        cuda_index=cuda_index,
+        nvml_index=nvml_index,
+        uuid=gpu.uuid,
+        pci_bus_id=gpu.pci_bus_id,
+        name=gpu.name,
+        memory_total_bytes=gpu.memory_total,
+    )
 
 
 def test_plugin_registers_the_zeus_meter_with_its_section():
@@ -67,7 +73,9 @@ def test_window_energy_per_uuid_is_the_counter_difference(zeus_machine):
     assert reading.meter == "zeus"
     assert reading.method == "energy_counter"
     assert reading.gpu_j == {
-        gpus[0].uuid: pytest.approx(3750.0), gpus[1].uuid: pytest.approx(8125.0)}
+        gpus[0].uuid: pytest.approx(3750.0),
+        gpus[1].uuid: pytest.approx(8125.0),
+    }
     assert reading.details["zeus_gpu_index"] == {gpus[0].uuid: 0, gpus[1].uuid: 1}
 
 
@@ -99,16 +107,18 @@ def test_cuda_visible_devices_permutation_measures_the_uuids_llem_resolved(
     # Zeus's own objects at the indices it was given hold the UUIDs llem resolved...
     zeus_gpus = monitor.gpus
     assert [zeus_identity.zeus_gpu_uuids(zeus_gpus)[i] for i in monitor.gpu_indices] == [
-        gpus[2].uuid, gpus[0].uuid]
+        gpus[2].uuid,
+        gpus[0].uuid,
+    ]
     # ...and the energy of each UUID is that GPU's (powers 300 W and 100 W).
     assert reading.gpu_j == {
-        gpus[2].uuid: pytest.approx(3000.0), gpus[0].uuid: pytest.approx(1000.0)}
+        gpus[2].uuid: pytest.approx(3000.0),
+        gpus[0].uuid: pytest.approx(1000.0),
+    }
     assert gpus[1].reads == 0 and gpus[3].reads == 0
 
 
-def test_device_is_found_by_uuid_even_when_cuda_and_zeus_indices_differ(
-    zeus_machine, monkeypatch
-):
+def test_device_is_found_by_uuid_even_when_cuda_and_zeus_indices_differ(zeus_machine, monkeypatch):
     gpus = fake_nvml.make_gpus(4)
     nvml = zeus_machine(gpus)
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "2,0")
@@ -122,9 +132,7 @@ def test_device_is_found_by_uuid_even_when_cuda_and_zeus_indices_differ(
     assert reading.gpu_j == {gpus[0].uuid: pytest.approx(200.0)}
 
 
-def test_device_zeus_cannot_see_is_unavailable_with_the_device_order_fix(
-    zeus_machine, monkeypatch
-):
+def test_device_zeus_cannot_see_is_unavailable_with_the_device_order_fix(zeus_machine, monkeypatch):
     gpus = fake_nvml.make_gpus(4)
     zeus_machine(gpus)
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "2,0")
@@ -225,7 +233,9 @@ def test_rapl_package_and_dram_energy_are_summed(rapl_tree, zeus_machine):
     assert reading.cpu_j == pytest.approx(50.0)
     assert reading.dram_j == pytest.approx(5.0)
     assert reading.details["cpu_j_by_package"] == {
-        "0": pytest.approx(30.0), "1": pytest.approx(20.0)}
+        "0": pytest.approx(30.0),
+        "1": pytest.approx(20.0),
+    }
     assert not [n for n in reading.notes if "CPU" in n or "DRAM" in n]
 
 
@@ -376,12 +386,15 @@ def test_reading_from_a_real_zeus_measurement_mixes_methods_per_device():
 
     gpus = fake_nvml.make_gpus(2)
     devices = [device(gpus, 0, 0), device(gpus, 1, 1)]
-    m = Measurement(time=11.0, gpu_energy={0: 1100.0, 1: 900.0}, cpu_energy=None,
-                    dram_energy=None)
+    m = Measurement(time=11.0, gpu_energy={0: 1100.0, 1: 900.0}, cpu_energy=None, dram_energy=None)
     reading = build_reading(
-        m, devices=devices, zeus_index={gpus[0].uuid: 0, gpus[1].uuid: 1},
-        has_counter={gpus[0].uuid: True, gpus[1].uuid: False}, approx_instant_energy=False,
-        cpu_notes=("CPU and DRAM energy unavailable: x",), zeus_version="0.16.0",
+        m,
+        devices=devices,
+        zeus_index={gpus[0].uuid: 0, gpus[1].uuid: 1},
+        has_counter={gpus[0].uuid: True, gpus[1].uuid: False},
+        approx_instant_energy=False,
+        cpu_notes=("CPU and DRAM energy unavailable: x",),
+        zeus_version="0.16.0",
     )
     assert reading.method == "energy_counter+power_integration"
     assert reading.details["gpu_method"][gpus[1].uuid] == "power_integration"
@@ -420,6 +433,7 @@ def test_a_worker_that_prepared_zeus_but_never_measured_still_exits(rapl_tree, t
     tree = rapl_tree(packages=1, dram=True, real_trackers=True)
     script = tmp_path / "worker_exit.py"
     script.write_text(WORKER_SCRIPT)
-    done = subprocess.run([sys.executable, str(script), str(tree.base)], capture_output=True,
-                          text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, str(script), str(tree.base)], capture_output=True, text=True, timeout=120
+    )
     assert done.stdout.splitlines()[-1] == "exited 0", done.stdout + done.stderr

@@ -19,7 +19,7 @@ import numpy as np
 
 from llem.analysis.bootstrap import MIN_CYCLES_FOR_CI, mean_intervals, too_few_note
 from llem.analysis.metrics import AGGREGATED_METRICS, read_metric
-from llem.results.model import ConfigAggregate, ExperimentResult, MetricSummary
+from llem.results.schema import ConfigAggregate, ExperimentResult, MetricSummary
 
 
 def aggregate_results(
@@ -35,8 +35,7 @@ def aggregate_results(
     """
     hashes = [r.config_hash for r in experiments]
     ok = np.array([r.status == "ok" for r in experiments], dtype=bool)
-    values = {m: np.array([read_metric(r, m) for r in experiments], dtype=float)
-              for m in metrics}
+    values = {m: np.array([read_metric(r, m) for r in experiments], dtype=float) for m in metrics}
     names: dict[str, str | None] = {}
     for r in experiments:
         if names.get(r.config_hash) is None:
@@ -120,16 +119,35 @@ def _summarise(matrix: np.ndarray, seed: int) -> list[MetricSummary]:
     for i in range(len(matrix)):
         k = int(n[i])
         if k == 0:
-            out.append(MetricSummary(0, None, None, None, None, None, None, None, None,
-                                     "no successful cycle reported this metric"))
+            out.append(
+                MetricSummary(
+                    0,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    "no successful cycle reported this metric",
+                )
+            )
             continue
-        out.append(MetricSummary(
-            n=k, mean=_f(mean[i]), median=_f(median[i]),
-            std=_f(std[i]) if k > 1 else None,
-            min=_f(low_v[i]), max=_f(high_v[i]),
-            cv=_f(cv[i]) if k > 1 else None,
-            ci_low=_f(ci_low[i]), ci_high=_f(ci_high[i]), ci_note=notes[i],
-        ))
+        out.append(
+            MetricSummary(
+                n=k,
+                mean=_f(mean[i]),
+                median=_f(median[i]),
+                std=_f(std[i]) if k > 1 else None,
+                min=_f(low_v[i]),
+                max=_f(high_v[i]),
+                cv=_f(cv[i]) if k > 1 else None,
+                ci_low=_f(ci_low[i]),
+                ci_high=_f(ci_high[i]),
+                ci_note=notes[i],
+            )
+        )
     return out
 
 
@@ -140,9 +158,7 @@ def _intervals(
     low, high = np.full(rows, np.nan), np.full(rows, np.nan)
     notes: list[str | None] = [None] * rows
     # valid values first, keeping cycle order; NaN padding after them
-    packed = np.take_along_axis(
-        matrix, np.argsort(np.isnan(matrix), axis=1, kind="stable"), axis=1
-    )
+    packed = np.take_along_axis(matrix, np.argsort(np.isnan(matrix), axis=1, kind="stable"), axis=1)
     for k in np.unique(n):
         members = np.flatnonzero(n == k)
         if k == 0:

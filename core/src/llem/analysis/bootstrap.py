@@ -103,8 +103,13 @@ def _bca_rows(rows: np.ndarray, seed: int, cache: dict) -> tuple[np.ndarray, np.
     except (ValueError, TypeError, IndexError):
         pass  # a scipy that rejects the index form: use the plain (slower) call
     ci = stats.bootstrap(
-        (rows,), np.mean, axis=-1, vectorized=True, method=METHOD,
-        confidence_level=CONFIDENCE_LEVEL, n_resamples=N_RESAMPLES,
+        (rows,),
+        np.mean,
+        axis=-1,
+        vectorized=True,
+        method=METHOD,
+        confidence_level=CONFIDENCE_LEVEL,
+        n_resamples=N_RESAMPLES,
         rng=np.random.default_rng(seed),
     ).confidence_interval
     return np.asarray(ci.low, float), np.asarray(ci.high, float)
@@ -130,14 +135,20 @@ def _indexed_bootstrap(rows: np.ndarray, seed: int, cache: dict):  # -> Confiden
         return means.reshape((k,) + index.shape[:-1])
 
     return stats.bootstrap(
-        (observations,), mean_of_resample, axis=-1, vectorized=True, method=METHOD,
-        confidence_level=CONFIDENCE_LEVEL, n_resamples=N_RESAMPLES,
+        (observations,),
+        mean_of_resample,
+        axis=-1,
+        vectorized=True,
+        method=METHOD,
+        confidence_level=CONFIDENCE_LEVEL,
+        n_resamples=N_RESAMPLES,
         rng=np.random.default_rng(seed),
     ).confidence_interval
 
 
-def _distinct_counts(index: np.ndarray, observations: np.ndarray, cache: dict
-                     ) -> tuple[np.ndarray, np.ndarray]:
+def _distinct_counts(
+    index: np.ndarray, observations: np.ndarray, cache: dict
+) -> tuple[np.ndarray, np.ndarray]:
     """The distinct count vectors of the index resamples and, per resample, which one.
     Every chunk draws the same indices (same seed), so this is computed once."""
     key = (index.shape, index.tobytes())

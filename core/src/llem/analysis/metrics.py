@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import attrs
 
-from llem.results.model import ExperimentResult
+from llem.results.schema import ExperimentResult
 
 ENERGY_METRIC = "energy_per_output_token_j"
 DEFAULT_PARETO_METRIC = "itl_mean_s"
@@ -48,22 +48,28 @@ def _latency(field: str, stat: str) -> Callable[[ExperimentResult], float | None
 METRICS: dict[str, Metric] = {
     m.name: m
     for m in (
-        Metric(ENERGY_METRIC, _energy("energy_per_output_token_j"), False, "J/token",
-               "energy per output token"),
-        Metric("adjusted_energy_per_output_token_j",
-               _energy("adjusted_energy_per_output_token_j"), False, "J/token",
-               "baseline-adjusted energy per output token"),
+        Metric(
+            ENERGY_METRIC,
+            _energy("energy_per_output_token_j"),
+            False,
+            "J/token",
+            "energy per output token",
+        ),
+        Metric(
+            "adjusted_energy_per_output_token_j",
+            _energy("adjusted_energy_per_output_token_j"),
+            False,
+            "J/token",
+            "baseline-adjusted energy per output token",
+        ),
         Metric("tokens_per_second", _perf("tokens_per_second"), True, "tok/s", "tokens/s"),
-        Metric("requests_per_second", _perf("requests_per_second"), True, "req/s",
-               "requests/s"),
+        Metric("requests_per_second", _perf("requests_per_second"), True, "req/s", "requests/s"),
         Metric("ttft_mean_s", _latency("ttft_s", "mean"), False, "s", "mean TTFT"),
         Metric("ttft_p99_s", _latency("ttft_s", "p99"), False, "s", "p99 TTFT"),
         Metric("itl_mean_s", _latency("itl_s", "mean"), False, "s", "mean ITL"),
         Metric("itl_p99_s", _latency("itl_s", "p99"), False, "s", "p99 ITL"),
-        Metric("latency_mean_s", _latency("latency_s", "mean"), False, "s",
-               "mean request latency"),
-        Metric("latency_p99_s", _latency("latency_s", "p99"), False, "s",
-               "p99 request latency"),
+        Metric("latency_mean_s", _latency("latency_s", "mean"), False, "s", "mean request latency"),
+        Metric("latency_p99_s", _latency("latency_s", "p99"), False, "s", "p99 request latency"),
     )
 }
 
@@ -81,9 +87,7 @@ def get_metric(name: str) -> Metric:
     try:
         return METRICS[name]
     except KeyError:
-        raise ValueError(
-            f"unknown metric {name!r}; choose one of: {', '.join(METRICS)}"
-        ) from None
+        raise ValueError(f"unknown metric {name!r}; choose one of: {', '.join(METRICS)}") from None
 
 
 def read_metric(result: ExperimentResult, name: str) -> float:

@@ -19,11 +19,12 @@ import numpy as np
 from llem.analysis.metrics import DEFAULT_PARETO_METRIC, ENERGY_METRIC, get_metric, read_metric
 
 if TYPE_CHECKING:
-    from llem.results.model import ConfigAggregate, ExperimentResult, StudyResult
+    from llem.results.schema import ConfigAggregate, ExperimentResult, StudyResult
 
 
-def pareto_indices(x: Sequence[float], y: Sequence[float], *, maximise_y: bool = False
-                   ) -> list[int]:
+def pareto_indices(
+    x: Sequence[float], y: Sequence[float], *, maximise_y: bool = False
+) -> list[int]:
     """Indices of the non-dominated points, x minimised, y minimised (or maximised).
 
     NaN in either coordinate excludes the point. Returned in order of increasing x.
@@ -54,9 +55,7 @@ def pareto_indices(x: Sequence[float], y: Sequence[float], *, maximise_y: bool =
     return front
 
 
-def config_means(
-    experiments: Sequence[ExperimentResult], metric: str
-) -> dict[str, float]:
+def config_means(experiments: Sequence[ExperimentResult], metric: str) -> dict[str, float]:
     """Mean of ``metric`` over each configuration's successful cycles (NaN if none)."""
     sums: dict[str, list[float]] = {}
     for r in experiments:
@@ -81,8 +80,7 @@ def pareto_front(
     e = config_means(experiments, energy)
     m = config_means(experiments, metric)
     hashes = list(e)
-    idx = pareto_indices([e[h] for h in hashes], [m[h] for h in hashes],
-                         maximise_y=second.maximise)
+    idx = pareto_indices([e[h] for h in hashes], [m[h] for h in hashes], maximise_y=second.maximise)
     return tuple(hashes[i] for i in idx)
 
 
@@ -98,12 +96,16 @@ def aggregates_front(
     def mean(a: ConfigAggregate, name: str) -> float:
         summary = a.metrics.get(name)
         if summary is None:
-            raise ValueError(f"metric {name!r} was not aggregated; aggregated: "
-                             f"{', '.join(a.metrics)}")
+            raise ValueError(
+                f"metric {name!r} was not aggregated; aggregated: {', '.join(a.metrics)}"
+            )
         return np.nan if summary.mean is None else summary.mean
 
-    idx = pareto_indices([mean(a, energy) for a in aggregates],
-                         [mean(a, metric) for a in aggregates], maximise_y=second.maximise)
+    idx = pareto_indices(
+        [mean(a, energy) for a in aggregates],
+        [mean(a, metric) for a in aggregates],
+        maximise_y=second.maximise,
+    )
     return tuple(aggregates[i].config_hash for i in idx)
 
 

@@ -18,8 +18,8 @@ from cattrs.errors import BaseValidationError
 
 from llem.config.catalog import CORE_KEYS, DEFAULT_BACKEND, Catalog
 from llem.config.layers import Origins
-from llem.config.model import ExperimentConfig
 from llem.config.problems import Issue, structuring_issues
+from llem.config.schema import ExperimentConfig
 from llem.converter import converter
 
 BUILTIN_PREFIX = "builtin:"
@@ -30,7 +30,7 @@ class Builder:
     """Builds experiments against one catalog (and one list of built-in models)."""
 
     catalog: Catalog
-    builtin_models: frozenset[str] | None = None  # None: llem.models is not installed
+    builtin_models: frozenset[str] | None = None  # None: llem.architectures is not installed
 
     @classmethod
     def create(cls, catalog: Catalog) -> Builder:
@@ -44,8 +44,10 @@ class Builder:
         problem = self.catalog.component_problem("backend", backend)
         if problem is not None:
             if "backend" not in core:
-                problem += (f" ({DEFAULT_BACKEND} is the default backend; choose another "
-                            "with backend: or --backend)")
+                problem += (
+                    f" ({DEFAULT_BACKEND} is the default backend; choose another "
+                    "with backend: or --backend)"
+                )
             issues.append(Issue(("backend",), problem))
         issues.extend(self._model_issues(core.get("model")))
         sections = self._sections(data, backend if problem is None else None, issues)
@@ -57,8 +59,9 @@ class Builder:
         assert cfg is not None
         return attrs.evolve(cfg, sections=sections)
 
-    def _sections(self, data: Mapping[str, Any], backend: str | None,
-                  issues: list[Issue]) -> dict[str, Any]:
+    def _sections(
+        self, data: Mapping[str, Any], backend: str | None, issues: list[Issue]
+    ) -> dict[str, Any]:
         sections: dict[str, Any] = {}
         for name, value in data.items():
             if name in CORE_KEYS:
@@ -73,8 +76,11 @@ class Builder:
             section = structure_into({} if value is None else value, typ, (name,), issues)
             if section is not None:
                 sections[name] = section
-        if backend is not None and backend not in sections \
-                and backend in self.catalog.section_types:
+        if (
+            backend is not None
+            and backend not in sections
+            and backend in self.catalog.section_types
+        ):
             default = structure_into({}, self.catalog.section_types[backend], (backend,), issues)
             if default is not None:
                 sections[backend] = default
@@ -83,15 +89,17 @@ class Builder:
     def _model_issues(self, model: Any) -> list[Issue]:
         if not isinstance(model, str) or not model.startswith(BUILTIN_PREFIX):
             return []
-        if self.builtin_models is None or model[len(BUILTIN_PREFIX):] in self.builtin_models:
+        if self.builtin_models is None or model[len(BUILTIN_PREFIX) :] in self.builtin_models:
             return []
         import difflib
 
-        name = model[len(BUILTIN_PREFIX):]
+        name = model[len(BUILTIN_PREFIX) :]
         names = sorted(self.builtin_models)
         msg = f"no built-in model named {name!r}"
-        close = difflib.get_close_matches(name, names, n=1, cutoff=0.5) or \
-            [n for n in names if name and n.startswith(name)][:1]
+        close = (
+            difflib.get_close_matches(name, names, n=1, cutoff=0.5)
+            or [n for n in names if name and n.startswith(name)][:1]
+        )
         if close:
             msg += f"; did you mean '{BUILTIN_PREFIX}{close[0]}'?"
         shown = ", ".join(BUILTIN_PREFIX + n for n in names) or "none"
@@ -130,11 +138,12 @@ def structure_into(data: Any, typ: type, base: tuple, issues: list[Issue]) -> An
 
 
 def _builtin_models() -> frozenset[str] | None:
-    """Names of the built-in models (without the prefix), None if llem.models is absent."""
+    """Names of the built-in models (without the prefix), None if llem.architectures is absent."""
     try:
-        from llem import models
+        from llem import architectures
     except ImportError:
         return None
-    prefix = getattr(models, "BUILTIN_PREFIX", BUILTIN_PREFIX)
-    return frozenset(n[len(prefix):] if n.startswith(prefix) else n
-                     for n in models.builtin_names())
+    prefix = getattr(architectures, "BUILTIN_PREFIX", BUILTIN_PREFIX)
+    return frozenset(
+        n[len(prefix) :] if n.startswith(prefix) else n for n in architectures.builtin_names()
+    )

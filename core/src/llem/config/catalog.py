@@ -16,7 +16,7 @@ from typing import Any
 
 import attrs
 
-from llem.config.model import ExperimentConfig
+from llem.config.schema import ExperimentConfig
 from llem.plugins import KNOWN_DISTRIBUTIONS, KNOWN_KINDS, Registry
 
 CORE_KEYS = tuple(a.name for a in attrs.fields(ExperimentConfig) if a.name != "sections")
@@ -48,8 +48,9 @@ class Catalog:
         unusable: dict[str, str] = {}
         for name, dist in KNOWN_DISTRIBUTIONS.items():
             if name not in kinds:
-                unusable[name] = (f"the {name} plugin is not installed; install it with: "
-                                  f"pip install {dist}")
+                unusable[name] = (
+                    f"the {name} plugin is not installed; install it with: pip install {dist}"
+                )
         for info in registry.plugins:
             reason = registry.unusable(info.name)
             if reason is not None and info.name not in kinds:
@@ -57,13 +58,23 @@ class Catalog:
         for (_kind, name), message in registry.conflicts.items():
             unusable[name] = message
         disabled = tuple(p.name for p in registry.plugins if p.status == "disabled")
-        return cls(types, kinds, frozenset(registry.backends), frozenset(registry.meters),
-                   frozenset(registry.sinks), unusable, disabled)
+        return cls(
+            types,
+            kinds,
+            frozenset(registry.backends),
+            frozenset(registry.meters),
+            frozenset(registry.sinks),
+            unusable,
+            disabled,
+        )
 
     def is_backend(self, name: str) -> bool:
         """``name`` is a backend, installed or first-party (scopes ``name.*`` sweep keys)."""
-        return name in self.backends or KNOWN_KINDS.get(name) == "backend" or (
-            self.section_kinds.get(name) == "backend")
+        return (
+            name in self.backends
+            or KNOWN_KINDS.get(name) == "backend"
+            or (self.section_kinds.get(name) == "backend")
+        )
 
     def top_level_keys(self, study: bool) -> list[str]:
         keys = list(CORE_KEYS) + sorted(self.section_types)
@@ -85,8 +96,7 @@ class Catalog:
     def _disabled_hint(self) -> str:
         if not self.disabled:
             return ""
-        return (f"; LLEM_PLUGINS leaves out {', '.join(self.disabled)}: one of them may "
-                "provide it")
+        return f"; LLEM_PLUGINS leaves out {', '.join(self.disabled)}: one of them may provide it"
 
     def component_problem(self, kind: str, name: Any) -> str | None:
         """None if ``name`` is a usable component of ``kind``, else why not."""

@@ -50,8 +50,11 @@ class Document:
         ancestor that has one, else just the source."""
         for n in range(len(path), -1, -1):
             sub = path[:n]
-            pos = (self.key_pos.get(sub) if key or n < len(path) else None) \
-                or self.value_pos.get(sub) or self.key_pos.get(sub)
+            pos = (
+                (self.key_pos.get(sub) if key or n < len(path) else None)
+                or self.value_pos.get(sub)
+                or self.key_pos.get(sub)
+            )
             if pos is not None:
                 return Location(self.source, pos[0], pos[1])
         return Location(self.source)
@@ -91,8 +94,9 @@ def _check_flow_depth(text: str, source: str) -> None:
         if ch in "[{":
             depth += 1
             if depth > MAX_FLOW_DEPTH:
-                raise ConfigError(f"{source}: the YAML is nested too deeply "
-                                  f"(more than {MAX_FLOW_DEPTH} levels)")
+                raise ConfigError(
+                    f"{source}: the YAML is nested too deeply (more than {MAX_FLOW_DEPTH} levels)"
+                )
         elif ch in "]}":
             depth = max(0, depth - 1)
 
@@ -109,8 +113,14 @@ def _yaml_error_message(exc: Exception, source: str) -> str:
 _SCALARS = (str, int, float, type(None))
 
 
-def _plain(node: Any, path: Path, source: str, value_pos: dict[Path, Pos],
-           key_pos: dict[Path, Pos], active: set[int]) -> Any:
+def _plain(
+    node: Any,
+    path: Path,
+    source: str,
+    value_pos: dict[Path, Pos],
+    key_pos: dict[Path, Pos],
+    active: set[int],
+) -> Any:
     """Plain data of ``node`` (recording positions of its children)."""
     _reject_tag(node, path, source, value_pos)
     if type(node).__name__ == "TaggedScalar":  # only `!!str` gets past _reject_tag
@@ -118,11 +128,17 @@ def _plain(node: Any, path: Path, source: str, value_pos: dict[Path, Pos],
     if isinstance(node, bool):
         return bool(node)
     if isinstance(node, (datetime.date, datetime.datetime)):
-        raise _bad(path, source, value_pos,
-                   f"{node} is read as a date; quote it if you meant the text")
+        raise _bad(
+            path, source, value_pos, f"{node} is read as a date; quote it if you meant the text"
+        )
     if isinstance(node, (bytes, set, frozenset)):
-        raise _bad(path, source, value_pos, f"a {type(node).__name__} is not allowed "
-                   "in a config (use a list, a mapping or a scalar)")
+        raise _bad(
+            path,
+            source,
+            value_pos,
+            f"a {type(node).__name__} is not allowed "
+            "in a config (use a list, a mapping or a scalar)",
+        )
     if _is_scalar_boolean(node):
         return bool(node)
     if isinstance(node, str):
@@ -130,8 +146,12 @@ def _plain(node: Any, path: Path, source: str, value_pos: dict[Path, Pos],
     if isinstance(node, _SCALARS):
         return _scalar(node)
     if id(node) in active:
-        raise _bad(path, source, value_pos, "a recursive alias (an anchor used inside "
-                   "itself) is not allowed")
+        raise _bad(
+            path,
+            source,
+            value_pos,
+            "a recursive alias (an anchor used inside itself) is not allowed",
+        )
     if isinstance(node, Mapping):
         active.add(id(node))
         out: dict[str, Any] = {}
@@ -140,8 +160,7 @@ def _plain(node: Any, path: Path, source: str, value_pos: dict[Path, Pos],
             if not isinstance(k, str):
                 here: dict[Path, Pos] = dict(value_pos)
                 _record(lc, "key", k, path, here)
-                raise _bad(path, source, here,
-                           f"keys must be text, got {k!r} ({type(k).__name__})")
+                raise _bad(path, source, here, f"keys must be text, got {k!r} ({type(k).__name__})")
             key = str(k)
             problem = surrogate_problem(key)
             if problem:  # named by position only: the key itself cannot be printed
@@ -162,8 +181,9 @@ def _plain(node: Any, path: Path, source: str, value_pos: dict[Path, Pos],
             items.append(_plain(v, path + (i,), source, value_pos, key_pos, active))
         active.discard(id(node))
         return items
-    raise _bad(path, source, value_pos,
-               f"a value of type {type(node).__name__} is not allowed in a config")
+    raise _bad(
+        path, source, value_pos, f"a value of type {type(node).__name__} is not allowed in a config"
+    )
 
 
 def surrogate_problem(value: str) -> str | None:
@@ -173,9 +193,11 @@ def surrogate_problem(value: str) -> str | None:
     try:
         value.encode("utf-8")
     except UnicodeEncodeError as exc:
-        return (f"the text holds U+{ord(value[exc.start]):04X}, half of a UTF-16 surrogate "
-                f"pair, which is not a character; write the character itself (or a \\U "
-                f"escape of its code point)")
+        return (
+            f"the text holds U+{ord(value[exc.start]):04X}, half of a UTF-16 surrogate "
+            f"pair, which is not a character; write the character itself (or a \\U "
+            f"escape of its code point)"
+        )
     return None
 
 
@@ -205,9 +227,12 @@ def _reject_tag(node: Any, path: Path, source: str, value_pos: dict[Path, Pos]) 
     tag = getattr(node, "tag", None)
     value = getattr(tag, "value", tag) if tag is not None else None
     if isinstance(value, str) and value and value != _STR_TAG:
-        raise _bad(path, source, value_pos,
-                   f"the YAML tag {value!r} is not allowed: configs are plain data "
-                   "(remove the tag)")
+        raise _bad(
+            path,
+            source,
+            value_pos,
+            f"the YAML tag {value!r} is not allowed: configs are plain data (remove the tag)",
+        )
 
 
 def _record(lc: Any, what: str, key: Any, path: Path, table: dict[Path, Pos]) -> None:

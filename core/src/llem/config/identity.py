@@ -13,7 +13,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from llem.config.model import ExperimentConfig
+from llem.config.schema import ExperimentConfig
 from llem.converter import converter
 
 NOT_IN_HASH = ("execution", "output", "name")
@@ -38,8 +38,7 @@ def config_hash(cfg: ExperimentConfig) -> str:
 def hash_dict(data: Mapping[str, Any]) -> str:
     """``config_hash`` of an already unstructured experiment."""
     ident = {k: v for k, v in data.items() if k not in NOT_IN_HASH}
-    text = json.dumps(ident, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      default=str)
+    text = json.dumps(ident, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
 
 
@@ -77,8 +76,11 @@ def varying_from_dicts(dicts: Iterable[Mapping[str, Any]]) -> list[dict[str, Any
     varying = []
     for key in keys:
         head = key.split(".", 1)[0]
-        rows = flat if head not in backends else \
-            [r for r, d in zip(flat, data, strict=True) if head in d]
+        rows = (
+            flat
+            if head not in backends
+            else [r for r, d in zip(flat, data, strict=True) if head in d]
+        )
         seen = {_canonical(r[key]) if key in r else "<absent>" for r in rows}
         if len(seen) > 1:
             varying.append(key)

@@ -44,18 +44,20 @@ class Origins:
             want_key = key and n == len(path)
             for mount in reversed(self.mounts):
                 t = mount.target
-                if sub[:len(t)] != t:
+                if sub[: len(t)] != t:
                     continue
                 if not mount.doc.value_pos and not mount.doc.key_pos:
-                    if len(sub) >= len(t) and _has(mount.doc.data, mount.doc_path, sub[len(t):]):
+                    if len(sub) >= len(t) and _has(mount.doc.data, mount.doc_path, sub[len(t) :]):
                         return Location(mount.doc.source)
                     continue
-                full = mount.doc_path + sub[len(t):]
+                full = mount.doc_path + sub[len(t) :]
                 if want_key and mount.key_path is not None and len(sub) == len(t):
                     full = mount.key_path
-                pos = (mount.doc.key_pos.get(full) or mount.doc.value_pos.get(full)) \
-                    if want_key else (mount.doc.value_pos.get(full)
-                                      or mount.doc.key_pos.get(full))
+                pos = (
+                    (mount.doc.key_pos.get(full) or mount.doc.value_pos.get(full))
+                    if want_key
+                    else (mount.doc.value_pos.get(full) or mount.doc.key_pos.get(full))
+                )
                 if pos is not None:
                     return Location(mount.doc.source, pos[0], pos[1])
         return Location(self.mounts[-1].doc.source) if self.mounts else Location("config")

@@ -24,10 +24,10 @@ from llem.config.catalog import DEFAULT_BACKEND, STUDY_KEYS, Catalog
 from llem.config.document import Document, parse_yaml, surrogate_problem
 from llem.config.identity import config_hash
 from llem.config.layers import Mount, Origins, copy_tree, merge_into, set_path
-from llem.config.model import ExecutionConfig, ExperimentConfig, OutputConfig, StudyConfig
 from llem.config.overrides import Override, experiment_layer, parse_overrides
 from llem.config.problems import Issue, render_all
 from llem.config.profiles import apply_profile, check_profile
+from llem.config.schema import ExecutionConfig, ExperimentConfig, OutputConfig, StudyConfig
 from llem.config.sweep import Axis, general_axes, parse_axes, points, scoped_axes
 from llem.config.user import load_user_config
 from llem.errors import ConfigError
@@ -35,8 +35,9 @@ from llem.errors import ConfigError
 STUDY_ONLY = ("sweep", "experiments", "name")
 
 
-def load_config(path: str | os.PathLike[str], overrides: Sequence[str] = (),
-                profile: str | None = None) -> StudyConfig:
+def load_config(
+    path: str | os.PathLike[str], overrides: Sequence[str] = (), profile: str | None = None
+) -> StudyConfig:
     """Load the YAML config at ``path`` with ``--set`` ``overrides`` and a profile."""
     p = Path(path)
     try:
@@ -44,31 +45,51 @@ def load_config(path: str | os.PathLike[str], overrides: Sequence[str] = (),
     except FileNotFoundError:
         raise ConfigError(f"{p}: no such config file") from None
     except IsADirectoryError:
-        raise ConfigError(f"{p}: is a directory, not a config file "
-                          "(to resume a run directory use --resume)") from None
+        raise ConfigError(
+            f"{p}: is a directory, not a config file (to resume a run directory use --resume)"
+        ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{p}: cannot read the config: {exc}") from None
     doc = parse_yaml(text, str(p))
-    return resolve(doc, text=text, source_path=str(p), default_name=p.stem,
-                   overrides=overrides, profile=profile)
+    return resolve(
+        doc,
+        text=text,
+        source_path=str(p),
+        default_name=p.stem,
+        overrides=overrides,
+        profile=profile,
+    )
 
 
-def loads(text: str, source: str = "<text>", overrides: Sequence[str] = (),
-          profile: str | None = None) -> StudyConfig:
+def loads(
+    text: str, source: str = "<text>", overrides: Sequence[str] = (), profile: str | None = None
+) -> StudyConfig:
     """Like ``load_config`` for YAML ``text`` held in memory (named ``source``)."""
     doc = parse_yaml(text, source)
     name = Path(source).stem if source != "<text>" else "study"
-    return resolve(doc, text=text, source_path=None, default_name=name or "study",
-                   overrides=overrides, profile=profile)
+    return resolve(
+        doc,
+        text=text,
+        source_path=None,
+        default_name=name or "study",
+        overrides=overrides,
+        profile=profile,
+    )
 
 
-def config_from_args(model: str | None, backend: str | None = None,
-                     overrides: Sequence[str] = (), profile: str | None = None) -> StudyConfig:
+def config_from_args(
+    model: str | None,
+    backend: str | None = None,
+    overrides: Sequence[str] = (),
+    profile: str | None = None,
+) -> StudyConfig:
     """A study of one experiment from ``--model``/``--backend`` (no file). Its source
     text is the equivalent YAML, so the run directory can be resumed like any other."""
     if not model:
-        raise ConfigError("give a config file (llem run CONFIG) or a model "
-                          "(llem run --model MODEL [--backend BACKEND])")
+        raise ConfigError(
+            "give a config file (llem run CONFIG) or a model "
+            "(llem run --model MODEL [--backend BACKEND])"
+        )
     data = {"model": model, **({"backend": backend} if backend else {})}
     for flag, value in data.items():
         problem = surrogate_problem(value)
@@ -77,12 +98,25 @@ def config_from_args(model: str | None, backend: str | None = None,
     text = "".join(f"{k}: {json.dumps(v)}\n" for k, v in data.items())
     doc = Document(data, "--model/--backend" if backend else "--model")
     name = re.sub(r"[^A-Za-z0-9._-]+", "-", model.split("/")[-1].split(":")[-1]).strip("-")
-    return resolve(doc, text=text, source_path=None, default_name=name or "experiment",
-                   overrides=overrides, profile=profile)
+    return resolve(
+        doc,
+        text=text,
+        source_path=None,
+        default_name=name or "experiment",
+        overrides=overrides,
+        profile=profile,
+    )
 
 
-def resolve(doc: Document, *, text: str | None, source_path: str | None, default_name: str,
-            overrides: Sequence[str] = (), profile: str | None = None) -> StudyConfig:
+def resolve(
+    doc: Document,
+    *,
+    text: str | None,
+    source_path: str | None,
+    default_name: str,
+    overrides: Sequence[str] = (),
+    profile: str | None = None,
+) -> StudyConfig:
     """The StudyConfig of a parsed document (see the module docstring)."""
     check_profile(profile)
     data = _top_mapping(doc)
@@ -110,9 +144,16 @@ def resolve(doc: Document, *, text: str | None, source_path: str | None, default
     named = "name" in data or any(o.head == "name" for o in sets)
     if len(experiments) == 1 and experiments[0].name is None and named:
         experiments = [attrs.evolve(experiments[0], name=name)]
-    return StudyConfig(name=name, experiments=tuple(experiments), execution=execution,
-                       output=output, source_path=source_path, source_text=text,
-                       overrides=tuple(overrides), profile=profile)
+    return StudyConfig(
+        name=name,
+        experiments=tuple(experiments),
+        execution=execution,
+        output=output,
+        source_path=source_path,
+        source_text=text,
+        overrides=tuple(overrides),
+        profile=profile,
+    )
 
 
 @attrs.define
@@ -162,17 +203,23 @@ def _apply_point(data: dict[str, Any], point: tuple[tuple[Axis, int], ...]) -> N
 
 
 def _point_mounts(point: tuple[tuple[Axis, int], ...]) -> list[Mount]:
-    return [Mount(axis.target, axis.doc, axis.doc_path + (index,), axis.doc_path)
-            for axis, index in point]
+    return [
+        Mount(axis.target, axis.doc, axis.doc_path + (index,), axis.doc_path)
+        for axis, index in point
+    ]
 
 
 def _top_mapping(doc: Document) -> dict[str, Any]:
     if doc.data is None:
-        raise ConfigError(f"{doc.source}: the config is empty; it needs at least a model "
-                          "(model: builtin:tiny-llama)")
+        raise ConfigError(
+            f"{doc.source}: the config is empty; it needs at least a model "
+            "(model: builtin:tiny-llama)"
+        )
     if not isinstance(doc.data, dict):
-        raise ConfigError(f"{doc.locate(())}: a config is a mapping of keys (model:, "
-                          f"backend:, ...), got {type(doc.data).__name__}")
+        raise ConfigError(
+            f"{doc.locate(())}: a config is a mapping of keys (model:, "
+            f"backend:, ...), got {type(doc.data).__name__}"
+        )
     return doc.data
 
 
@@ -183,25 +230,32 @@ def _entries(doc: Document, sets: Sequence[Override]) -> list[tuple[Document, tu
     for o in sets:
         if o.head == "experiments":
             if len(o.path) > 1:
-                raise ConfigError(f"{o.doc.source}: replace the whole list "
-                                  "(--set experiments=[...]), not part of it")
+                raise ConfigError(
+                    f"{o.doc.source}: replace the whole list "
+                    "(--set experiments=[...]), not part of it"
+                )
             source, value, present = o.doc, o.value, True
     if not present:
         return [(doc, (), {})]
     if not isinstance(value, list) or not value:
-        raise ConfigError(f"{source.locate(path)}: experiments: expected a non-empty list "
-                          f"of experiments (mappings of keys), got {value!r}")
+        raise ConfigError(
+            f"{source.locate(path)}: experiments: expected a non-empty list "
+            f"of experiments (mappings of keys), got {value!r}"
+        )
     entries = []
     for i, entry in enumerate(value):
         if not isinstance(entry, dict):
-            raise ConfigError(f"{source.locate(path + (i,))}: experiments[{i}]: expected a "
-                              f"mapping of keys, got {entry!r}")
+            raise ConfigError(
+                f"{source.locate(path + (i,))}: experiments[{i}]: expected a "
+                f"mapping of keys, got {entry!r}"
+            )
         entries.append((source, path + (i,), entry))
     return entries
 
 
-def _check_keys(doc: Document, user: Document | None, entries: list, sets: Sequence[Override],
-                catalog: Catalog) -> None:
+def _check_keys(
+    doc: Document, user: Document | None, entries: list, sets: Sequence[Override], catalog: Catalog
+) -> None:
     """Every top-level key of every layer is a core key or an installed plugin's section."""
     lines: list[str] = []
     for key in doc.data:
@@ -210,17 +264,25 @@ def _check_keys(doc: Document, user: Document | None, entries: list, sets: Seque
             lines.append(f"{doc.locate((key,), key=True)}: {problem}")
     if user is not None:
         for key in user.data:
-            problem = ("belongs in a config file, not in the user config"
-                       if key in STUDY_ONLY else catalog.top_level_problem(key, study=False))
+            problem = (
+                "belongs in a config file, not in the user config"
+                if key in STUDY_ONLY
+                else catalog.top_level_problem(key, study=False)
+            )
             if problem:
                 lines.append(f"{user.locate((key,), key=True)}: {key}: {problem}")
     for source, path, entry in entries:
         for key in entry:
-            problem = (f"{key!r} is not allowed inside an experiment" if key in STUDY_KEYS
-                       else catalog.top_level_problem(key, study=False))
+            problem = (
+                f"{key!r} is not allowed inside an experiment"
+                if key in STUDY_KEYS
+                else catalog.top_level_problem(key, study=False)
+            )
             if problem:
-                lines.append(f"{source.locate(path + (key,), key=True)}: "
-                             f"experiments[{path[-1]}].{key}: {problem}")
+                lines.append(
+                    f"{source.locate(path + (key,), key=True)}: "
+                    f"experiments[{path[-1]}].{key}: {problem}"
+                )
     for o in sets:
         if o.head not in STUDY_ONLY:
             problem = catalog.top_level_problem(o.head, study=False)
@@ -251,9 +313,14 @@ def _study_name(doc: Document, sets: Sequence[Override], default: str) -> str:
     return name
 
 
-def _study_sections(user: Document | None, data: dict[str, Any], profile: str | None,
-                    set_layer: dict[str, Any], set_mounts: tuple[Mount, ...],
-                    doc: Document) -> tuple[ExecutionConfig, OutputConfig]:
+def _study_sections(
+    user: Document | None,
+    data: dict[str, Any],
+    profile: str | None,
+    set_layer: dict[str, Any],
+    set_mounts: tuple[Mount, ...],
+    doc: Document,
+) -> tuple[ExecutionConfig, OutputConfig]:
     """The study's execution and output: user config < file < profile < --set."""
     merged: dict[str, Any] = {}
     for layer in ((user.data if user is not None else {}), data):
@@ -262,11 +329,13 @@ def _study_sections(user: Document | None, data: dict[str, Any], profile: str | 
     merge_into(merged, {k: set_layer[k] for k in ("execution", "output") if k in set_layer})
     mounts = ([Mount((), user)] if user is not None else []) + [Mount((), doc), *set_mounts]
     issues: list[Issue] = []
-    execution = structure_into(merged.get("execution") or {}, ExecutionConfig, ("execution",),
-                           issues)
+    execution = structure_into(
+        merged.get("execution") or {}, ExecutionConfig, ("execution",), issues
+    )
     output = structure_into(merged.get("output") or {}, OutputConfig, ("output",), issues)
     if issues:
         origins = Origins(tuple(mounts))
-        raise ConfigError(render_all([i.render(origins) for i in issues],
-                                     "the config has problems"))
+        raise ConfigError(
+            render_all([i.render(origins) for i in issues], "the config has problems")
+        )
     return execution, output

@@ -39,20 +39,23 @@ class Override:
 
 def parse_override(text: str) -> Override:
     if not isinstance(text, str) or "=" not in text:
-        raise ConfigError(f"--set {text!r}: expected key=value "
-                          "(like --set generation.max_new_tokens=64)")
+        raise ConfigError(
+            f"--set {text!r}: expected key=value (like --set generation.max_new_tokens=64)"
+        )
     key, raw = text.split("=", 1)
     key = key.strip()
     path = tuple(key.split("."))
     if not key or not all(path):
-        raise ConfigError(f"--set {text!r}: {key!r} is not a dotted key "
-                          "(like generation.max_new_tokens)")
+        raise ConfigError(
+            f"--set {text!r}: {key!r} is not a dotted key (like generation.max_new_tokens)"
+        )
     source = f"--set {text}"
     value = parse_yaml(raw, source).data if raw.strip() else None
     if path[0] == "sweep":
         if len(path) < 2:
-            raise ConfigError(f"{source}: name the swept key, like "
-                              "--set sweep.precision=[fp16,bf16]")
+            raise ConfigError(
+                f"{source}: name the swept key, like --set sweep.precision=[fp16,bf16]"
+            )
         data: dict[str, Any] = {"sweep": {".".join(path[1:]): value}}
     else:
         data = nest(path, value)

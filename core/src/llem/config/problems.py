@@ -67,15 +67,18 @@ def _walk(exc: BaseException, path: Path, typ: Any, data: Any, base: Path) -> It
         for sub in without:
             yield from _walk(sub, path, getattr(exc, "cl", typ), data, base)
         return
-    value = get_path(data, path[len(base):], _MISSING)
+    value = get_path(data, path[len(base) :], _MISSING)
     if isinstance(exc, ForbiddenExtraKeysError):
         allowed = [a.name for a in attrs.fields(exc.cl)] if attrs.has(exc.cl) else []
         for key in sorted(exc.extra_fields):
             yield Issue(path + (key,), unknown_key_message(key, allowed), at_key=True)
         return
     if isinstance(exc, KeyError) and value is _MISSING:
-        hint = (" (a builtin: id such as builtin:tiny-llama, a hub id or a local directory)"
-                if path == ("model",) else "")
+        hint = (
+            " (a builtin: id such as builtin:tiny-llama, a hub id or a local directory)"
+            if path == ("model",)
+            else ""
+        )
         yield Issue(path, "required key missing" + hint, at_key=True)
         return
     if isinstance(exc, WrongType):
@@ -114,8 +117,7 @@ def _validator_issue(exc: BaseException, path: Path, cl: type) -> Issue:
         if field:
             return Issue(path + (field,), text)
     mentioned = sorted(
-        (text.find(n), n) for n in names
-        if re.search(rf"(?<![\w]){re.escape(n)}(?![\w])", text)
+        (text.find(n), n) for n in names if re.search(rf"(?<![\w]){re.escape(n)}(?![\w])", text)
     )
     if mentioned:
         return Issue(path + (mentioned[0][1],), text)

@@ -19,7 +19,7 @@ from typing import Any
 import attrs
 
 from llem.config.layers import get_path, set_path
-from llem.config.model import ExperimentConfig
+from llem.config.schema import ExperimentConfig
 from llem.errors import ConfigError
 
 # (path, rule, value): rule "set" replaces, "min" raises the value to at least ``value``
@@ -68,8 +68,7 @@ def apply_profile(data: dict[str, Any], profile: str | None) -> None:
             set_path(data, path, value)
             continue
         current = get_path(data, path, _default(path))
-        if isinstance(current, (int, float)) and not isinstance(current, bool) \
-                and current < value:
+        if isinstance(current, (int, float)) and not isinstance(current, bool) and current < value:
             set_path(data, path, value)
 
 

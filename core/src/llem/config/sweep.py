@@ -44,25 +44,33 @@ def parse_axes(sweep: Any, doc: Document, doc_path: Path, catalog: Catalog) -> l
     if sweep is None:
         return []
     if not isinstance(sweep, dict):
-        raise ConfigError(f"{doc.locate(doc_path)}: sweep: expected a mapping of dotted "
-                          f"keys to lists of values, got {sweep!r}")
+        raise ConfigError(
+            f"{doc.locate(doc_path)}: sweep: expected a mapping of dotted "
+            f"keys to lists of values, got {sweep!r}"
+        )
     axes = []
     for key, values in sweep.items():
         path = doc_path + (key,)
         target = tuple(key.split("."))
         if not all(target):
-            raise ConfigError(f"{doc.locate(path, key=True)}: sweep: {key!r} is not a "
-                              "dotted key (like pytorch.batch_size)")
+            raise ConfigError(
+                f"{doc.locate(path, key=True)}: sweep: {key!r} is not a "
+                "dotted key (like pytorch.batch_size)"
+            )
         head = target[0]
         if head in NOT_SWEEPABLE:
-            raise ConfigError(f"{doc.locate(path, key=True)}: sweep: {key!r} cannot be "
-                              f"swept: {head} applies to the whole study")
+            raise ConfigError(
+                f"{doc.locate(path, key=True)}: sweep: {key!r} cannot be "
+                f"swept: {head} applies to the whole study"
+            )
         problem = catalog.top_level_problem(head, study=False)
         if problem is not None:
             raise ConfigError(f"{doc.locate(path, key=True)}: sweep: {key}: {problem}")
         if not isinstance(values, list) or not values:
-            raise ConfigError(f"{doc.locate(path)}: sweep: {key}: expected a non-empty "
-                              f"list of values, got {values!r}")
+            raise ConfigError(
+                f"{doc.locate(path)}: sweep: {key}: expected a non-empty "
+                f"list of values, got {values!r}"
+            )
         backend = head if len(target) > 1 and catalog.is_backend(head) else None
         axes.append(Axis(key, target, tuple(values), doc, path, backend))
     return axes

@@ -36,8 +36,9 @@ def read_user_config() -> tuple[Path | None, str | None]:
     try:
         return path, path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read the user config: {exc} "
-                          f"(fix it, or set {ENV_VAR}= to ignore it)") from None
+        raise ConfigError(
+            f"{path}: cannot read the user config: {exc} (fix it, or set {ENV_VAR}= to ignore it)"
+        ) from None
 
 
 def load_user_config() -> Document | None:
@@ -49,6 +50,8 @@ def load_user_config() -> Document | None:
     if doc.data is None:
         return Document({}, doc.source)
     if not isinstance(doc.data, dict):
-        raise ConfigError(f"{path}: the user config must be a mapping of keys "
-                          f"(like a config file), got {type(doc.data).__name__}")
+        raise ConfigError(
+            f"{path}: the user config must be a mapping of keys "
+            f"(like a config file), got {type(doc.data).__name__}"
+        )
     return doc

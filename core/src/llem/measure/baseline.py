@@ -27,7 +27,7 @@ from typing import Any
 import attrs
 import structlog
 
-from llem.config.model import BaselineConfig
+from llem.config.schema import BaselineConfig
 from llem.interfaces import Device
 from llem.results.io import write_json_atomic
 from llem.telemetry import integrate
@@ -63,9 +63,14 @@ def cache_dir() -> Path:
     return (Path(xdg) if xdg else Path.home() / ".cache") / "llem"
 
 
-def idle_baseline(devices: Sequence[Device], cfg: BaselineConfig, *,
-                  interval_s: float = 0.1, on_power: PowerCallback | None = None,
-                  clock: Callable[[], float] = time.time) -> Baseline | None:
+def idle_baseline(
+    devices: Sequence[Device],
+    cfg: BaselineConfig,
+    *,
+    interval_s: float = 0.1,
+    on_power: PowerCallback | None = None,
+    clock: Callable[[], float] = time.time,
+) -> Baseline | None:
     """The idle baseline of ``devices`` (cached or measured); None without devices."""
     if not devices:
         return None
@@ -77,15 +82,25 @@ def idle_baseline(devices: Sequence[Device], cfg: BaselineConfig, *,
     measured = measure(devices, cfg, interval_s, on_power, now)
     if measured.settled:
         _store(measured)
-    log.info("baseline.measured", power_w=dict(measured.per_device_w),
-             settled=measured.settled, duration_s=round(measured.duration_s, 1))
+    log.info(
+        "baseline.measured",
+        power_w=dict(measured.per_device_w),
+        settled=measured.settled,
+        duration_s=round(measured.duration_s, 1),
+    )
     return measured
 
 
-def measure(devices: Sequence[Device], cfg: BaselineConfig, interval_s: float,
-            on_power: PowerCallback | None, now: float) -> Baseline:
-    sampler = TelemetrySampler(devices, interval_s, full=False, edge_energy=False,
-                               on_power=on_power).start()
+def measure(
+    devices: Sequence[Device],
+    cfg: BaselineConfig,
+    interval_s: float,
+    on_power: PowerCallback | None,
+    now: float,
+) -> Baseline:
+    sampler = TelemetrySampler(
+        devices, interval_s, full=False, edge_energy=False, on_power=on_power
+    ).start()
     span_ns = int(cfg.duration_s * 1e9)
     t0 = time.perf_counter_ns()
     deadline = t0 + int((cfg.duration_s + cfg.max_settle_s) * 1e9)
@@ -93,10 +108,10 @@ def measure(devices: Sequence[Device], cfg: BaselineConfig, interval_s: float,
     while True:
         t1 = time.perf_counter_ns()
         points = {d.uuid: sampler.power_rows(d.uuid) for d in devices}
-        drift = {u: d for u, p in points.items()
-                 if (d := drift_w(p, t1 - span_ns, t1)) is not None}
-        settled = all(is_settled(drift[u], p, t1 - span_ns, t1)
-                      for u, p in points.items() if u in drift)
+        drift = {u: d for u, p in points.items() if (d := drift_w(p, t1 - span_ns, t1)) is not None}
+        settled = all(
+            is_settled(drift[u], p, t1 - span_ns, t1) for u, p in points.items() if u in drift
+        )
         if settled or t1 >= deadline:
             break
         time.sleep(min(SETTLE_CHECK_S, (deadline - t1) / 1e9))
@@ -108,8 +123,15 @@ def measure(devices: Sequence[Device], cfg: BaselineConfig, interval_s: float,
             power[uuid] = mean
     if not settled:
         log.warning("baseline.unsettled", drift_w=drift)
-    return Baseline(power, "measured", now, round((t1 - t0) / 1e9, 1),
-                    {u: len(p) for u, p in points.items()}, settled, drift)
+    return Baseline(
+        power,
+        "measured",
+        now,
+        round((t1 - t0) / 1e9, 1),
+        {u: len(p) for u, p in points.items()},
+        settled,
+        drift,
+    )
 
 
 def drift_w(points: Sequence[integrate.Point], start_ns: int, end_ns: int) -> float | None:
@@ -120,8 +142,7 @@ def drift_w(points: Sequence[integrate.Point], start_ns: int, end_ns: int) -> fl
     return None if first is None or last is None else last - first
 
 
-def is_settled(drift: float, points: Sequence[integrate.Point], start_ns: int,
-               end_ns: int) -> bool:
+def is_settled(drift: float, points: Sequence[integrate.Point], start_ns: int, end_ns: int) -> bool:
     mean = integrate.mean_power_w(points, start_ns, end_ns) or 0.0
     watts, fraction = SETTLED_TOLERANCE
     return abs(drift) <= max(watts, fraction * mean)
@@ -135,8 +156,9 @@ def _from_cache(devices: Sequence[Device], ttl_s: float, now: float) -> Baseline
     if any(not isinstance(e, dict) for e in found):
         return None
     try:
-        if any(now - float(e["measured_at"]) > ttl_s or now < float(e["measured_at"])
-               for e in found):
+        if any(
+            now - float(e["measured_at"]) > ttl_s or now < float(e["measured_at"]) for e in found
+        ):
             return None
         return Baseline(
             per_device_w={d.uuid: float(e["power_w"]) for d, e in zip(devices, found, strict=True)},
@@ -162,9 +184,12 @@ def _store(baseline: Baseline) -> None:
     data = _read_cache() or {"version": CACHE_VERSION, "gpus": {}}
     gpus = data.setdefault("gpus", {})
     for uuid, watts in baseline.per_device_w.items():
-        gpus[uuid] = {"power_w": watts, "measured_at": baseline.measured_at,
-                      "duration_s": baseline.duration_s,
-                      "samples": baseline.samples.get(uuid, 0)}
+        gpus[uuid] = {
+            "power_w": watts,
+            "measured_at": baseline.measured_at,
+            "duration_s": baseline.duration_s,
+            "samples": baseline.samples.get(uuid, 0),
+        }
     try:
         write_json_atomic(cache_dir() / CACHE_NAME, data)
     except OSError as exc:  # a read-only home must not fail the experiment

@@ -18,7 +18,7 @@ from typing import Any
 from llem.interfaces import EnergyReading
 from llem.measure.baseline import Baseline
 from llem.measure.phases import PhaseSplit
-from llem.results.model import Energy
+from llem.results.schema import Energy
 
 ACCURACY_W_PER_GPU = 5.0
 
@@ -29,8 +29,9 @@ def reading_total(reading: EnergyReading) -> float | None:
     return sum(known) if known else None
 
 
-def cross_check_diffs(primary: EnergyReading | None,
-                      cross: Sequence[EnergyReading]) -> dict[str, float]:
+def cross_check_diffs(
+    primary: EnergyReading | None, cross: Sequence[EnergyReading]
+) -> dict[str, float]:
     out: dict[str, float] = {}
     if primary is None:
         return out
@@ -45,18 +46,39 @@ def cross_check_diffs(primary: EnergyReading | None,
 
 def null_energy(reason: str, readings: Sequence[EnergyReading] = ()) -> Energy:
     return Energy(
-        meter=None, method=None, total_j=None, gpu_j=None, per_device_j=None, cpu_j=None,
-        dram_j=None, baseline_power_w=None, adjusted_j=None,
-        energy_per_output_token_j=None, adjusted_energy_per_output_token_j=None,
-        prefill_j=None, decode_j=None, phase_split_rule=None, accuracy_bound_j=None,
-        mean_power_w=None, readings=tuple(readings), null_reason=reason,
+        meter=None,
+        method=None,
+        total_j=None,
+        gpu_j=None,
+        per_device_j=None,
+        cpu_j=None,
+        dram_j=None,
+        baseline_power_w=None,
+        adjusted_j=None,
+        energy_per_output_token_j=None,
+        adjusted_energy_per_output_token_j=None,
+        prefill_j=None,
+        decode_j=None,
+        phase_split_rule=None,
+        accuracy_bound_j=None,
+        mean_power_w=None,
+        readings=tuple(readings),
+        null_reason=reason,
     )
 
 
-def derive_energy(primary: EnergyReading, cross: Sequence[EnergyReading], *,
-                  window_s: float, num_gpus: int, baseline: Baseline | None,
-                  device_uuids: Sequence[str], output_tokens: int, split: PhaseSplit,
-                  co2: tuple[float, Mapping[str, Any]] | None) -> Energy:
+def derive_energy(
+    primary: EnergyReading,
+    cross: Sequence[EnergyReading],
+    *,
+    window_s: float,
+    num_gpus: int,
+    baseline: Baseline | None,
+    device_uuids: Sequence[str],
+    output_tokens: int,
+    split: PhaseSplit,
+    co2: tuple[float, Mapping[str, Any]] | None,
+) -> Energy:
     gpu_j = primary.gpu_total_j
     total_j = reading_total(primary)
     base_w = _baseline_w(baseline, device_uuids)
@@ -64,8 +86,9 @@ def derive_energy(primary: EnergyReading, cross: Sequence[EnergyReading], *,
     co2_kg = primary.co2_kg if primary.co2_kg is not None else (co2[0] if co2 else None)
     null_reason = None
     if total_j is None:
-        null_reason = (f"the {primary.meter} meter returned no energy"
-                       + (f": {'; '.join(primary.notes)}" if primary.notes else ""))
+        null_reason = f"the {primary.meter} meter returned no energy" + (
+            f": {'; '.join(primary.notes)}" if primary.notes else ""
+        )
     return Energy(
         meter=primary.meter,
         method=primary.method,
@@ -81,8 +104,7 @@ def derive_energy(primary: EnergyReading, cross: Sequence[EnergyReading], *,
         prefill_j=split.prefill_j,
         decode_j=split.decode_j,
         phase_split_rule=split.rule,
-        accuracy_bound_j=(ACCURACY_W_PER_GPU * num_gpus * window_s
-                          if gpu_j is not None else None),
+        accuracy_bound_j=(ACCURACY_W_PER_GPU * num_gpus * window_s if gpu_j is not None else None),
         mean_power_w=gpu_j / window_s if gpu_j is not None and window_s > 0 else None,
         co2_kg=co2_kg,
         readings=(primary, *cross),

@@ -17,18 +17,32 @@ from typing import Any
 
 import llem
 from llem.interfaces import Device
-from llem.results.model import Environment, GpuInfo
+from llem.results.schema import Environment, GpuInfo
 from llem.telemetry.nvml import NvmlUnavailable, nvml, optional, text
 
 ENGINE_DISTRIBUTIONS = (
-    "torch", "transformers", "accelerate", "bitsandbytes", "flash-attn", "vllm",
-    "tensorrt-llm", "tensorrt", "triton", "zeus", "codecarbon", "nvidia-ml-py",
-    "datasets", "numpy",
+    "torch",
+    "transformers",
+    "accelerate",
+    "bitsandbytes",
+    "flash-attn",
+    "vllm",
+    "tensorrt-llm",
+    "tensorrt",
+    "triton",
+    "zeus",
+    "codecarbon",
+    "nvidia-ml-py",
+    "datasets",
+    "numpy",
 )
 
 
-def snapshot(devices: Sequence[Device], plugins: Sequence[Any] = (),
-             gpu_unavailable_reason: str | None = None) -> Environment:
+def snapshot(
+    devices: Sequence[Device],
+    plugins: Sequence[Any] = (),
+    gpu_unavailable_reason: str | None = None,
+) -> Environment:
     """The Environment of this worker; ``plugins`` are the registry's PluginInfo."""
     gpus: tuple[GpuInfo, ...] = ()
     driver = cuda_driver = None
@@ -61,8 +75,9 @@ def gpu_info(lib: Any, device: Device) -> GpuInfo:
     handle = lib.nvmlDeviceGetHandleByUUID(device.uuid)
     cc = optional("nvmlDeviceGetCudaComputeCapability", handle)
     persistence = optional("nvmlDeviceGetPersistenceMode", handle)
-    limit_mw = (optional("nvmlDeviceGetEnforcedPowerLimit", handle)
-                or optional("nvmlDeviceGetPowerManagementLimit", handle))
+    limit_mw = optional("nvmlDeviceGetEnforcedPowerLimit", handle) or optional(
+        "nvmlDeviceGetPowerManagementLimit", handle
+    )
     return GpuInfo(
         cuda_index=device.cuda_index,
         nvml_index=device.nvml_index,
@@ -112,4 +127,3 @@ def _cuda_version(raw: int | None) -> str | None:
     if raw is None:
         return None
     return f"{raw // 1000}.{(raw % 1000) // 10}"
-

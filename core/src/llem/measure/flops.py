@@ -17,17 +17,19 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from llem.interfaces import RequestRecord
-from llem.results.model import Flops
+from llem.results.schema import Flops
 
 MOE_KEYS = ("num_local_experts", "num_experts", "n_routed_experts")
 
 
-def estimate_flops(num_parameters: int | None, records: Sequence[RequestRecord],
-                   architecture: Mapping[str, Any] | None) -> Flops:
+def estimate_flops(
+    num_parameters: int | None,
+    records: Sequence[RequestRecord],
+    architecture: Mapping[str, Any] | None,
+) -> Flops:
     out_tokens = sum(r.output_tokens for r in records)
     if not num_parameters:
-        return Flops(None, None, "unavailable: the backend did not report num_parameters",
-                     "low")
+        return Flops(None, None, "unavailable: the backend did not report num_parameters", "low")
     tokens = sum(r.input_tokens + r.output_tokens for r in records)
     total = 2.0 * num_parameters * tokens
     method = "palm_2N_per_token"
@@ -40,30 +42,36 @@ def estimate_flops(num_parameters: int | None, records: Sequence[RequestRecord],
     if architecture and any(architecture.get(k) for k in MOE_KEYS):
         confidence = "low"
         method += " (mixture of experts: N counts every expert)"
-    return Flops(total=total, per_output_token=total / out_tokens if out_tokens else None,
-                 method=method, confidence=confidence)  # type: ignore[arg-type]
+    return Flops(
+        total=total,
+        per_output_token=total / out_tokens if out_tokens else None,
+        method=method,
+        confidence=confidence,
+    )  # type: ignore[arg-type]
 
 
-def attention_flops(records: Sequence[RequestRecord],
-                    architecture: Mapping[str, Any] | None) -> float | None:
+def attention_flops(
+    records: Sequence[RequestRecord], architecture: Mapping[str, Any] | None
+) -> float | None:
     if not architecture:
         return None
     try:
         layers = int(architecture["num_hidden_layers"])
         heads = int(architecture["num_attention_heads"])
-        head_dim = int(architecture.get("head_dim")
-                       or int(architecture["hidden_size"]) // heads)
+        head_dim = int(architecture.get("head_dim") or int(architecture["hidden_size"]) // heads)
     except (KeyError, TypeError, ValueError, ZeroDivisionError):
         return None
     per_position = 4.0 * layers * heads * head_dim
-    return sum(per_position * n * (n + 1) / 2.0
-               for n in (r.input_tokens + r.output_tokens for r in records))
+    return sum(
+        per_position * n * (n + 1) / 2.0
+        for n in (r.input_tokens + r.output_tokens for r in records)
+    )
 
 
 def load_architecture(model: str) -> Mapping[str, Any] | None:
-    """The model's architecture config when llem knows it (llem.models), else None."""
+    """The model's architecture config when llem knows it (llem.architectures), else None."""
     try:
-        from llem.models import load_architecture as load
+        from llem.architectures import load_architecture as load
     except ImportError:
         return None
     try:

@@ -26,7 +26,7 @@ from typing import Any
 
 import structlog
 
-from llem.config.model import ExperimentConfig
+from llem.config.schema import ExperimentConfig
 from llem.errors import ConfigError, PluginError, PreflightError
 from llem.interfaces import Backend, Device, Meter, RequestRecord
 from llem.measure import energy as energy_mod
@@ -41,7 +41,7 @@ from llem.measure.warmup import run_warmup
 from llem.measure.window import MeasurementWindow, WindowOutcome
 from llem.measure.workload import build_workload
 from llem.results.failure import failed_result, identity, traceback_tail, utc_now
-from llem.results.model import (
+from llem.results.schema import (
     Energy,
     Environment,
     ExperimentResult,
@@ -61,15 +61,29 @@ TIMESERIES_NAME = "timeseries.parquet"
 PREFLIGHT_ERRORS = (PreflightError, PluginError, ConfigError)
 
 
-def run_experiment(cfg: ExperimentConfig, *, experiment_id: str, cycle: int, run_dir: Path,
-                   emit: Emit | None = None, registry: Any = None) -> ExperimentResult:
+def run_experiment(
+    cfg: ExperimentConfig,
+    *,
+    experiment_id: str,
+    cycle: int,
+    run_dir: Path,
+    emit: Emit | None = None,
+    registry: Any = None,
+) -> ExperimentResult:
     """Measure ``cfg`` once; a failure is returned as a failed result, never raised."""
     return Lifecycle(cfg, experiment_id, cycle, Path(run_dir), emit, registry).run()
 
 
 class Lifecycle:
-    def __init__(self, cfg: ExperimentConfig, experiment_id: str, cycle: int, run_dir: Path,
-                 emit: Emit | None, registry: Any) -> None:
+    def __init__(
+        self,
+        cfg: ExperimentConfig,
+        experiment_id: str,
+        cycle: int,
+        run_dir: Path,
+        emit: Emit | None,
+        registry: Any,
+    ) -> None:
         self.cfg = cfg
         self.experiment_id = experiment_id
         self.cycle = cycle
@@ -96,11 +110,16 @@ class Lifecycle:
             log.warning("experiment.preflight_failed", id=self.experiment_id, error=str(exc))
             return self._failed(Failure(kind="preflight", message=str(exc)))
         except Exception as exc:
-            log.error("experiment.failed", id=self.experiment_id,
-                      error=f"{type(exc).__name__}: {exc}")
-            return self._failed(Failure(kind="exception",
-                                        message=f"{type(exc).__name__}: {exc}",
-                                        traceback_tail=traceback_tail(exc)))
+            log.error(
+                "experiment.failed", id=self.experiment_id, error=f"{type(exc).__name__}: {exc}"
+            )
+            return self._failed(
+                Failure(
+                    kind="exception",
+                    message=f"{type(exc).__name__}: {exc}",
+                    traceback_tail=traceback_tail(exc),
+                )
+            )
         finally:
             self._stop_feed()
             self._close_backend()
@@ -159,16 +178,20 @@ class Lifecycle:
         backend = cls(cfg.section(cfg.backend))
         problems = backend.preflight(cfg)
         if problems:
-            raise PreflightError(f"backend {cfg.backend!r} preflight: " + "; ".join(
-                p.message + (f" Fix: {p.fix}" if p.fix else "") for p in problems))
+            raise PreflightError(
+                f"backend {cfg.backend!r} preflight: "
+                + "; ".join(p.message + (f" Fix: {p.fix}" if p.fix else "") for p in problems)
+            )
         return backend
 
-    def _meters(self, devices: Sequence[Device]
-                ) -> tuple[Meter | None, list[Meter], list[MeasurementWarning]]:
+    def _meters(
+        self, devices: Sequence[Device]
+    ) -> tuple[Meter | None, list[Meter], list[MeasurementWarning]]:
         """Choose the meters and prepare them (see ``_measure``: in a helper thread)."""
         cfg = self.cfg
-        primary, cross, warnings = choose_meters(cfg.energy, self.registry, devices,
-                                                 cfg.sections, cfg.carbon)
+        primary, cross, warnings = choose_meters(
+            cfg.energy, self.registry, devices, cfg.sections, cfg.carbon
+        )
         for meter in [m for m in (primary, *cross) if m is not None]:
             meter.prepare(devices)
         return primary, cross, warnings
@@ -183,8 +206,9 @@ class Lifecycle:
         self._phase("baseline")
         t = time.perf_counter()
         try:
-            baseline = idle_baseline(devices, cfg, interval_s=self._interval_s(),
-                                     on_power=self._power)
+            baseline = idle_baseline(
+                devices, cfg, interval_s=self._interval_s(), on_power=self._power
+            )
         except Exception as exc:  # energy is still measured; adjusted energy is not
             self.baseline_missing = f"measuring it failed ({type(exc).__name__}: {exc})"
             return None
@@ -198,8 +222,13 @@ class Lifecycle:
         self._phase("warmup")
         t = time.perf_counter()
         section = self.cfg.section(self.cfg.backend)
-        outcome = run_warmup(self.backend, requests, self.cfg.generation, self.cfg.warmup,
-                             getattr(section, "batch_size", None))
+        outcome = run_warmup(
+            self.backend,
+            requests,
+            self.cfg.generation,
+            self.cfg.warmup,
+            getattr(section, "batch_size", None),
+        )
         self.phases["warmup"] = time.perf_counter() - t
         return outcome
 
@@ -210,8 +239,9 @@ class Lifecycle:
             self._phase("thermal_floor")
             time.sleep(seconds)
 
-    def _window(self, devices: Sequence[Device], meters: Sequence[Meter],
-                requests: Sequence[Any]) -> tuple[WindowOutcome, list[RequestRecord]]:
+    def _window(
+        self, devices: Sequence[Device], meters: Sequence[Meter], requests: Sequence[Any]
+    ) -> tuple[WindowOutcome, list[RequestRecord]]:
         self._phase("measuring")
         assert self.backend is not None
         window = MeasurementWindow(devices, meters, self._interval_s(), on_power=self._power)
@@ -225,16 +255,29 @@ class Lifecycle:
         outcome = window.close()
         self.phases["window"] = outcome.duration_s
         if len(records) != len(requests):
-            raise RuntimeError(f"backend {self.cfg.backend!r} returned {len(records)} records "
-                               f"for {len(requests)} requests; it must return one per request")
-        log.info("window.closed", id=self.experiment_id, duration_s=outcome.duration_s,
-                 readings={k: r.gpu_total_j for k, r in outcome.readings.items()})
+            raise RuntimeError(
+                f"backend {self.cfg.backend!r} returned {len(records)} records "
+                f"for {len(requests)} requests; it must return one per request"
+            )
+        log.info(
+            "window.closed",
+            id=self.experiment_id,
+            duration_s=outcome.duration_s,
+            readings={k: r.gpu_total_j for k, r in outcome.readings.items()},
+        )
         return outcome, records
 
     # -- deriving the result ------------------------------------------------------------------
-    def _derive(self, devices: Sequence[Device], primary: Meter | None, cross: Sequence[Meter],
-                outcome: WindowOutcome, records: list[RequestRecord],
-                baseline: Baseline | None, warmup: WarmupOutcome) -> ExperimentResult:
+    def _derive(
+        self,
+        devices: Sequence[Device],
+        primary: Meter | None,
+        cross: Sequence[Meter],
+        outcome: WindowOutcome,
+        records: list[RequestRecord],
+        baseline: Baseline | None,
+        warmup: WarmupOutcome,
+    ) -> ExperimentResult:
         cfg = self.cfg
         window_s = outcome.duration_s
         perf = perf_mod.performance(records, window_s)
@@ -260,45 +303,74 @@ class Lifecycle:
         w += quality.phase_split_coarse(energy.prefill_s, interval_ms)
         config_hash, config = self.identity
         return ExperimentResult(
-            id=self.experiment_id, config_hash=config_hash, config=config, cycle=self.cycle,
-            status="ok", started_at=self.started_at, ended_at=utc_now(), name=cfg.name,
-            environment=self.env, workload=workload, performance=perf, energy=energy,
-            phases=Phases(baseline_s=self.phases.get("baseline"),
-                          load_s=self.phases.get("load"),
-                          warmup_s=self.phases.get("warmup"),
-                          thermal_floor_s=self.phases.get("thermal_floor"),
-                          window_s=window_s),
-            flops=estimate_flops(getattr(self.backend, "num_parameters", None), records,
-                                 load_architecture(cfg.model)),
+            id=self.experiment_id,
+            config_hash=config_hash,
+            config=config,
+            cycle=self.cycle,
+            status="ok",
+            started_at=self.started_at,
+            ended_at=utc_now(),
+            name=cfg.name,
+            environment=self.env,
+            workload=workload,
+            performance=perf,
+            energy=energy,
+            phases=Phases(
+                baseline_s=self.phases.get("baseline"),
+                load_s=self.phases.get("load"),
+                warmup_s=self.phases.get("warmup"),
+                thermal_floor_s=self.phases.get("thermal_floor"),
+                window_s=window_s,
+            ),
+            flops=estimate_flops(
+                getattr(self.backend, "num_parameters", None), records, load_architecture(cfg.model)
+            ),
             warmup=warmup,
             timeseries_file=self._write_timeseries(outcome),
             warnings=tuple(_unique(w)),
         )
 
-    def _energy(self, devices: Sequence[Device], primary: Meter | None,
-                cross: Sequence[Meter], outcome: WindowOutcome, records: list[RequestRecord],
-                baseline: Baseline | None) -> Energy:
+    def _energy(
+        self,
+        devices: Sequence[Device],
+        primary: Meter | None,
+        cross: Sequence[Meter],
+        outcome: WindowOutcome,
+        records: list[RequestRecord],
+        baseline: Baseline | None,
+    ) -> Energy:
         cross_readings = [outcome.readings[m.name] for m in cross if m.name in outcome.readings]
         for name, error in outcome.meter_errors.items():
-            self.warnings.append(MeasurementWarning(
-                "meter_failed", f"the {name} meter failed to close its window: {error}",
-                f"check the {name} meter's installation, or choose another"))
+            self.warnings.append(
+                MeasurementWarning(
+                    "meter_failed",
+                    f"the {name} meter failed to close its window: {error}",
+                    f"check the {name} meter's installation, or choose another",
+                )
+            )
         if primary is None:
             return energy_mod.null_energy(self._null_reason(), cross_readings)
         reading = outcome.readings.get(primary.name)
         if reading is None:
             return energy_mod.null_energy(
                 f"the {primary.name} meter failed: {outcome.meter_errors.get(primary.name)}",
-                cross_readings)
+                cross_readings,
+            )
         series = outcome.timeseries
         power = {d.uuid: series.rows(d.uuid, "power_w") for d in devices} if series else {}
         split = split_energy(records, power, (outcome.t0_ns, outcome.t1_ns), reading.gpu_total_j)
         total = energy_mod.reading_total(reading)
         return energy_mod.derive_energy(
-            reading, cross_readings, window_s=outcome.duration_s, num_gpus=len(devices),
-            baseline=baseline, device_uuids=[d.uuid for d in devices],
-            output_tokens=sum(r.output_tokens for r in records), split=split,
-            co2=self._co2(total))
+            reading,
+            cross_readings,
+            window_s=outcome.duration_s,
+            num_gpus=len(devices),
+            baseline=baseline,
+            device_uuids=[d.uuid for d in devices],
+            output_tokens=sum(r.output_tokens for r in records),
+            split=split,
+            co2=self._co2(total),
+        )
 
     def _null_reason(self) -> str:
         if self.cfg.energy.meter is None:
@@ -316,7 +388,8 @@ class Lifecycle:
         return kept + quality.energy_unavailable(
             self.gpu_reason,
             f"{self.gpu_fix}; for CPU energy without a GPU install a CPU meter: "
-            f"pip install llem-zeus (RAPL) or llem-codecarbon")
+            f"pip install llem-zeus (RAPL) or llem-codecarbon",
+        )
 
     def _co2(self, total_j: float | None) -> tuple[float, Mapping[str, Any]] | None:
         if total_j is None:
@@ -337,9 +410,15 @@ class Lifecycle:
 
     # -- plumbing ------------------------------------------------------------------------------
     def _failed(self, failure: Failure) -> ExperimentResult:
-        return failed_result(self.cfg, experiment_id=self.experiment_id, cycle=self.cycle,
-                             started_at=self.started_at, failure=failure,
-                             environment=self.env, warnings=tuple(_unique(self.warnings)))
+        return failed_result(
+            self.cfg,
+            experiment_id=self.experiment_id,
+            cycle=self.cycle,
+            started_at=self.started_at,
+            failure=failure,
+            environment=self.env,
+            warnings=tuple(_unique(self.warnings)),
+        )
 
     def _interval_s(self) -> float:
         return self.cfg.energy.sample_interval_ms / 1000.0
@@ -353,9 +432,15 @@ class Lifecycle:
 
     def _start_feed(self, devices: Sequence[Device]) -> None:
         if devices:
-            self._feed = TelemetrySampler(devices, 1.0, full=False, edge_energy=False,
-                                          keep=False, on_power=self._power,
-                                          power_every_s=0.9).start()
+            self._feed = TelemetrySampler(
+                devices,
+                1.0,
+                full=False,
+                edge_energy=False,
+                keep=False,
+                on_power=self._power,
+                power_every_s=0.9,
+            ).start()
 
     def _stop_feed(self) -> None:
         if self._feed is not None:
@@ -375,8 +460,11 @@ class Lifecycle:
 def dataset_label(cfg: ExperimentConfig) -> str:
     d = cfg.dataset
     if d.source == "synthetic":
-        length = (f"{d.input_len_min}-{d.input_len_max}" if d.input_len_min is not None
-                  else str(d.input_len))
+        length = (
+            f"{d.input_len_min}-{d.input_len_max}"
+            if d.input_len_min is not None
+            else str(d.input_len)
+        )
         return f"synthetic(input_len={length}, seed={d.seed})"
     if d.source == "jsonl":
         return f"jsonl:{d.path}"

@@ -17,10 +17,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from llem.config.model import CarbonConfig, EnergyConfig
+from llem.config.schema import CarbonConfig, EnergyConfig
 from llem.errors import PluginError, PreflightError
 from llem.interfaces import Device, Meter
-from llem.results.model import MeasurementWarning
+from llem.results.schema import MeasurementWarning
 
 AUTO_ORDER = ("zeus", "nvml", "codecarbon")
 
@@ -37,29 +37,38 @@ def choose_meters(
     warnings: list[MeasurementWarning] = []
     if energy_cfg.meter is None:
         if energy_cfg.cross_check:
-            warnings.append(MeasurementWarning(
-                "cross_check_ignored",
-                f"energy.cross_check {list(energy_cfg.cross_check)} was not run because "
-                f"energy.meter is null (energy off)",
-                "set energy.meter (e.g. auto) or remove energy.cross_check"))
+            warnings.append(
+                MeasurementWarning(
+                    "cross_check_ignored",
+                    f"energy.cross_check {list(energy_cfg.cross_check)} was not run because "
+                    f"energy.meter is null (energy off)",
+                    "set energy.meter (e.g. auto) or remove energy.cross_check",
+                )
+            )
         return None, [], warnings
     if energy_cfg.meter == "auto":
         primary, why_not = _auto(registry, devices, sections, carbon)
         if primary is None:
-            warnings.append(MeasurementWarning(
-                "no_meter",
-                "no energy meter can measure here: " + "; ".join(why_not),
-                "run on an NVIDIA GPU (the built-in nvml meter), or install a CPU meter: "
-                "pip install llem-zeus (RAPL) or llem-codecarbon"))
+            warnings.append(
+                MeasurementWarning(
+                    "no_meter",
+                    "no energy meter can measure here: " + "; ".join(why_not),
+                    "run on an NVIDIA GPU (the built-in nvml meter), or install a CPU meter: "
+                    "pip install llem-zeus (RAPL) or llem-codecarbon",
+                )
+            )
     else:
         primary = _explicit(energy_cfg.meter, registry, devices, sections, carbon, "meter")
     cross = []
     for name in energy_cfg.cross_check:
         if primary is not None and name == primary.name:
-            warnings.append(MeasurementWarning(
-                "cross_check_is_primary",
-                f"energy.cross_check names {name!r}, the primary meter; not run twice",
-                f"remove {name!r} from energy.cross_check"))
+            warnings.append(
+                MeasurementWarning(
+                    "cross_check_is_primary",
+                    f"energy.cross_check names {name!r}, the primary meter; not run twice",
+                    f"remove {name!r} from energy.cross_check",
+                )
+            )
             continue
         cross.append(_explicit(name, registry, devices, sections, carbon, "cross_check"))
     return primary, cross, warnings
@@ -72,12 +81,15 @@ def make_meter(cls: type, sections: Mapping[str, Any], carbon: CarbonConfig | No
 
 def _candidates(registry: Any) -> list[str]:
     names = list(registry.meters)
-    return [n for n in AUTO_ORDER if n in names] + sorted(n for n in names
-                                                           if n not in AUTO_ORDER)
+    return [n for n in AUTO_ORDER if n in names] + sorted(n for n in names if n not in AUTO_ORDER)
 
 
-def _auto(registry: Any, devices: Sequence[Device], sections: Mapping[str, Any],
-          carbon: CarbonConfig | None) -> tuple[Meter | None, list[str]]:
+def _auto(
+    registry: Any,
+    devices: Sequence[Device],
+    sections: Mapping[str, Any],
+    carbon: CarbonConfig | None,
+) -> tuple[Meter | None, list[str]]:
     why_not = []
     for name in _candidates(registry):
         cls = registry.meters[name]
@@ -99,8 +111,14 @@ def _auto(registry: Any, devices: Sequence[Device], sections: Mapping[str, Any],
     return None, why_not
 
 
-def _explicit(name: str, registry: Any, devices: Sequence[Device],
-              sections: Mapping[str, Any], carbon: CarbonConfig | None, key: str) -> Meter:
+def _explicit(
+    name: str,
+    registry: Any,
+    devices: Sequence[Device],
+    sections: Mapping[str, Any],
+    carbon: CarbonConfig | None,
+    key: str,
+) -> Meter:
     label = f"energy.{key} {name!r}"
     try:
         cls = registry.get("meter", name)

@@ -16,7 +16,7 @@ import statistics
 from collections.abc import Sequence
 
 from llem.interfaces import RequestRecord
-from llem.results.model import LatencyStats, Performance, Workload
+from llem.results.schema import LatencyStats, Performance, Workload
 
 NONE_STATS = LatencyStats(None, None, None, None)
 
@@ -36,8 +36,12 @@ def latency_stats(values: Sequence[float]) -> LatencyStats:
     if not values:
         return NONE_STATS
     ordered = sorted(values)
-    return LatencyStats(mean=statistics.fmean(ordered), p50=percentile(ordered, 50),
-                        p90=percentile(ordered, 90), p99=percentile(ordered, 99))
+    return LatencyStats(
+        mean=statistics.fmean(ordered),
+        p50=percentile(ordered, 50),
+        p90=percentile(ordered, 90),
+        p99=percentile(ordered, 99),
+    )
 
 
 def performance(records: Sequence[RequestRecord], window_s: float) -> Performance:
@@ -66,6 +70,11 @@ def workload(dataset_name: str, records: Sequence[RequestRecord]) -> Workload:
     n = len(records)
     inp = sum(r.input_tokens for r in records)
     out = sum(r.output_tokens for r in records)
-    return Workload(dataset=dataset_name, num_prompts=n, input_tokens=inp,
-                    output_tokens=out, mean_input_tokens=inp / n if n else 0.0,
-                    mean_output_tokens=out / n if n else 0.0)
+    return Workload(
+        dataset=dataset_name,
+        num_prompts=n,
+        input_tokens=inp,
+        output_tokens=out,
+        mean_input_tokens=inp / n if n else 0.0,
+        mean_output_tokens=out / n if n else 0.0,
+    )

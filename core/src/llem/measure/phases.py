@@ -39,26 +39,42 @@ class PhaseSplit:
     null_reason: str | None = None
 
 
-def split_energy(records: Sequence[RequestRecord], power: Mapping[str, Sequence[Point]],
-                 window: tuple[int, int], gpu_j: float | None) -> PhaseSplit:
+def split_energy(
+    records: Sequence[RequestRecord],
+    power: Mapping[str, Sequence[Point]],
+    window: tuple[int, int],
+    gpu_j: float | None,
+) -> PhaseSplit:
     """Split ``gpu_j`` over the window ``(t0_ns, t1_ns)``; ``power`` is by GPU UUID."""
     t0, t1 = window
     if gpu_j is None:
         return PhaseSplit(None, None, None, None, "no GPU energy was measured")
     missing = sum(1 for r in records if r.t_first_token_ns is None)
     if missing:
-        return PhaseSplit(None, None, None, None,
-                          f"the backend reported no first-token time for {missing} of "
-                          f"{len(records)} requests")
+        return PhaseSplit(
+            None,
+            None,
+            None,
+            None,
+            f"the backend reported no first-token time for {missing} of {len(records)} requests",
+        )
     if not any(power.values()):
         return PhaseSplit(None, None, None, None, "no power samples in the window")
-    prefill = merge_intervals([(max(r.t_submit_ns, t0), min(r.t_first_token_ns, t1))
-                               for r in records if r.t_first_token_ns is not None])
+    prefill = merge_intervals(
+        [
+            (max(r.t_submit_ns, t0), min(r.t_first_token_ns, t1))
+            for r in records
+            if r.t_first_token_ns is not None
+        ]
+    )
     whole = sum(energy_j(points, t0, t1) for points in power.values() if points)
     if whole <= 0:
         return PhaseSplit(None, None, None, None, "the sampled GPU power was zero")
-    part = sum(energy_j(points, a, b) for points in power.values() if points
-               for a, b in prefill)
+    part = sum(energy_j(points, a, b) for points in power.values() if points for a, b in prefill)
     prefill_j = gpu_j * part / whole
-    return PhaseSplit(prefill_j=prefill_j, decode_j=gpu_j - prefill_j,
-                      prefill_s=sum(b - a for a, b in prefill) / 1e9, rule=RULE)
+    return PhaseSplit(
+        prefill_j=prefill_j,
+        decode_j=gpu_j - prefill_j,
+        prefill_s=sum(b - a for a, b in prefill) / 1e9,
+        rule=RULE,
+    )

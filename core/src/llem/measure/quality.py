@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from llem.interfaces import Device, EnergyReading
-from llem.results.model import Environment, MeasurementWarning, WarmupOutcome
+from llem.results.schema import Environment, MeasurementWarning, WarmupOutcome
 from llem.telemetry.nvml import NvmlUnavailable, nvml, optional
 from llem.telemetry.timeseries import Timeseries
 
@@ -25,10 +25,15 @@ MIN_THERMAL_FLOOR_S = 30.0
 CROSS_CHECK_TOLERANCE = 0.02
 BENIGN_REASONS = 0x1 | 0x2  # GPU idle, application clocks setting
 REASON_NAMES = {
-    0x4: "software power cap", 0x8: "hardware slowdown", 0x10: "sync boost",
-    0x20: "software thermal slowdown", 0x40: "hardware thermal slowdown",
-    0x80: "hardware power brake", 0x100: "display clock setting",
-    0x200: "board limit", 0x400: "reliability",
+    0x4: "software power cap",
+    0x8: "hardware slowdown",
+    0x10: "sync boost",
+    0x20: "software thermal slowdown",
+    0x40: "hardware thermal slowdown",
+    0x80: "hardware power brake",
+    0x100: "display clock setting",
+    0x200: "board limit",
+    0x400: "reliability",
 }
 
 
@@ -39,12 +44,16 @@ def W(code: str, message: str, fix: str) -> MeasurementWarning:  # noqa: N802
 def short_window(window_s: float, min_window_s: float) -> list[MeasurementWarning]:
     if window_s >= min_window_s:
         return []
-    return [W("short_window",
-              f"the measurement window lasted {window_s:.2f} s, under energy.min_window_s="
-              f"{min_window_s:g} s: meters count energy in steps (NVML every 100 ms) with "
-              f"fixed error bounds (+-5 W per GPU), so a short window's energy is imprecise",
-              "raise dataset.num_prompts or generation.max_new_tokens until the window "
-              f"lasts at least {min_window_s:g} s")]
+    return [
+        W(
+            "short_window",
+            f"the measurement window lasted {window_s:.2f} s, under energy.min_window_s="
+            f"{min_window_s:g} s: meters count energy in steps (NVML every 100 ms) with "
+            f"fixed error bounds (+-5 W per GPU), so a short window's energy is imprecise",
+            "raise dataset.num_prompts or generation.max_new_tokens until the window "
+            f"lasts at least {min_window_s:g} s",
+        )
+    ]
 
 
 def persistence_off(env: Environment | None) -> list[MeasurementWarning]:
@@ -52,10 +61,14 @@ def persistence_off(env: Environment | None) -> list[MeasurementWarning]:
     if not off:
         return []
     names = ", ".join(f"GPU {g.cuda_index} ({g.uuid})" for g in off)
-    return [W("persistence_off",
-              f"persistence mode is off on {names}: the driver may unload between runs, "
-              f"adding start-up latency and idle-power transients",
-              "sudo nvidia-smi -pm 1")]
+    return [
+        W(
+            "persistence_off",
+            f"persistence mode is off on {names}: the driver may unload between runs, "
+            f"adding start-up latency and idle-power transients",
+            "sudo nvidia-smi -pm 1",
+        )
+    ]
 
 
 def thermal_drift(series: Timeseries | None, threshold_c: float) -> list[MeasurementWarning]:
@@ -63,29 +76,38 @@ def thermal_drift(series: Timeseries | None, threshold_c: float) -> list[Measure
     for uuid in series.uuids() if series else []:
         temps = [v for _, v in series.rows(uuid, "temperature_c")]  # type: ignore[union-attr]
         if len(temps) >= 2 and max(temps) - min(temps) > threshold_c:
-            out.append(W("thermal_drift",
-                         f"GPU {uuid} warmed by {max(temps) - min(temps):.0f} °C during the "
-                         f"window ({min(temps):.0f} -> {max(temps):.0f} °C), over "
-                         f"energy.thermal_drift_c={threshold_c:g}: power rises with "
-                         f"temperature, so the result depends on how warm the GPU started",
-                         "lengthen warmup (warmup.runs or cv_target) and "
-                         "warmup.thermal_floor_s so the GPU reaches steady state first"))
+            out.append(
+                W(
+                    "thermal_drift",
+                    f"GPU {uuid} warmed by {max(temps) - min(temps):.0f} °C during the "
+                    f"window ({min(temps):.0f} -> {max(temps):.0f} °C), over "
+                    f"energy.thermal_drift_c={threshold_c:g}: power rises with "
+                    f"temperature, so the result depends on how warm the GPU started",
+                    "lengthen warmup (warmup.runs or cv_target) and "
+                    "warmup.thermal_floor_s so the GPU reaches steady state first",
+                )
+            )
     return out
 
 
-def few_samples(series: Timeseries | None, devices: Sequence[Device],
-                interval_ms: int) -> list[MeasurementWarning]:
+def few_samples(
+    series: Timeseries | None, devices: Sequence[Device], interval_ms: int
+) -> list[MeasurementWarning]:
     if series is None or not devices:
         return []
     counts = {d.uuid: series.samples(d.uuid) for d in devices}
     low = {u: n for u, n in counts.items() if n < MIN_SAMPLES}
     if not low:
         return []
-    return [W("few_samples",
-              f"only {min(low.values())} telemetry sample(s) per GPU in the window (fewer "
-              f"than {MIN_SAMPLES}): the power time series and the prefill/decode split "
-              f"rest on too few points",
-              f"lengthen the window or lower energy.sample_interval_ms (now {interval_ms})")]
+    return [
+        W(
+            "few_samples",
+            f"only {min(low.values())} telemetry sample(s) per GPU in the window (fewer "
+            f"than {MIN_SAMPLES}): the power time series and the prefill/decode split "
+            f"rest on too few points",
+            f"lengthen the window or lower energy.sample_interval_ms (now {interval_ms})",
+        )
+    ]
 
 
 def throttling(series: Timeseries | None) -> list[MeasurementWarning]:
@@ -99,17 +121,22 @@ def throttling(series: Timeseries | None) -> list[MeasurementWarning]:
         for r in bad:
             seen |= r
         names = [n for bit, n in REASON_NAMES.items() if seen & bit] or [hex(seen)]
-        out.append(W("throttling",
-                     f"GPU {uuid} lowered its clocks in {len(bad)} of {len(reasons)} samples "
-                     f"({', '.join(names)}): throughput and energy reflect the throttled "
-                     f"clocks",
-                     "check cooling and the power limit (nvidia-smi -q -d PERFORMANCE); "
-                     "a power cap is fine if it is the condition you mean to measure"))
+        out.append(
+            W(
+                "throttling",
+                f"GPU {uuid} lowered its clocks in {len(bad)} of {len(reasons)} samples "
+                f"({', '.join(names)}): throughput and energy reflect the throttled "
+                f"clocks",
+                "check cooling and the power limit (nvidia-smi -q -d PERFORMANCE); "
+                "a power cap is fine if it is the condition you mean to measure",
+            )
+        )
     return out
 
 
-def other_processes(devices: Sequence[Device],
-                    own_pids: Sequence[int] = ()) -> list[MeasurementWarning]:
+def other_processes(
+    devices: Sequence[Device], own_pids: Sequence[int] = ()
+) -> list[MeasurementWarning]:
     """Compute processes on the measured GPUs other than this worker and its children
     (engines such as vLLM run the model in child processes). NVML reports host PIDs:
     inside a container none of them matches ours, and then only processes beyond the
@@ -135,11 +162,15 @@ def other_processes(devices: Sequence[Device],
                 ours_on_gpus = len(own) if users is None else len(users)
             others = others[ours_on_gpus:]
         if others:
-            out.append(W("other_process",
-                         f"GPU {d.cuda_index} ({d.uuid}) also runs process(es) "
-                         f"{', '.join(map(str, others))}: their energy is counted in this "
-                         f"experiment's window",
-                         "stop other GPU jobs during measurements (nvidia-smi lists them)"))
+            out.append(
+                W(
+                    "other_process",
+                    f"GPU {d.cuda_index} ({d.uuid}) also runs process(es) "
+                    f"{', '.join(map(str, others))}: their energy is counted in this "
+                    f"experiment's window",
+                    "stop other GPU jobs during measurements (nvidia-smi lists them)",
+                )
+            )
     return out
 
 
@@ -196,81 +227,121 @@ def methodology(cfg: Any, baseline_missing_reason: str | None) -> list[Measureme
     out = []
     floor = cfg.warmup.thermal_floor_s
     if floor < MIN_THERMAL_FLOOR_S:
-        out.append(W("thermal_floor_short",
-                     f"warmup.thermal_floor_s is {floor:g} s (under {MIN_THERMAL_FLOOR_S:g} s): "
-                     f"the GPU may still be cooling or heating from warmup when the window "
-                     f"opens", "set warmup.thermal_floor_s to 60 (the default)"))
+        out.append(
+            W(
+                "thermal_floor_short",
+                f"warmup.thermal_floor_s is {floor:g} s (under {MIN_THERMAL_FLOOR_S:g} s): "
+                f"the GPU may still be cooling or heating from warmup when the window "
+                f"opens",
+                "set warmup.thermal_floor_s to 60 (the default)",
+            )
+        )
     if baseline_missing_reason:
-        out.append(W("no_baseline",
-                      f"no idle baseline: {baseline_missing_reason}; adjusted energy "
-                      f"(energy above idle) is not available",
-                      "set baseline.enabled: true"))
+        out.append(
+            W(
+                "no_baseline",
+                f"no idle baseline: {baseline_missing_reason}; adjusted energy "
+                f"(energy above idle) is not available",
+                "set baseline.enabled: true",
+            )
+        )
     if cfg.execution.cycles == 1:
-        out.append(W("single_cycle",
-                     "execution.cycles is 1: one measurement shows no run-to-run spread and "
-                     "gets no confidence interval",
-                     "set execution.cycles to 3 or more"))
+        out.append(
+            W(
+                "single_cycle",
+                "execution.cycles is 1: one measurement shows no run-to-run spread and "
+                "gets no confidence interval",
+                "set execution.cycles to 3 or more",
+            )
+        )
     return out
 
 
-def baseline_unsettled(drift_w: Mapping[str, float], measured_s: float
-                       ) -> list[MeasurementWarning]:
+def baseline_unsettled(drift_w: Mapping[str, float], measured_s: float) -> list[MeasurementWarning]:
     """The idle power was still moving when the baseline measurement gave up."""
     moves = ", ".join(f"{uuid[:12]} {watts:+.1f} W" for uuid, watts in drift_w.items())
-    return [W("baseline_unsettled",
-              f"the idle baseline had not settled after {measured_s:g} s (last third minus "
-              f"first third of its span: {moves}); a GPU still cooling from earlier work "
-              f"overstates idle power, so adjusted energy is understated",
-              "raise execution.config_gap_s or baseline.max_settle_s so the GPU can cool, "
-              "and check that nothing else runs on it")]
+    return [
+        W(
+            "baseline_unsettled",
+            f"the idle baseline had not settled after {measured_s:g} s (last third minus "
+            f"first third of its span: {moves}); a GPU still cooling from earlier work "
+            f"overstates idle power, so adjusted energy is understated",
+            "raise execution.config_gap_s or baseline.max_settle_s so the GPU can cool, "
+            "and check that nothing else runs on it",
+        )
+    ]
 
 
-def energy_quality(primary: EnergyReading | None, rel_diffs: Mapping[str, float],
-                   window_s: float) -> list[MeasurementWarning]:
+def energy_quality(
+    primary: EnergyReading | None, rel_diffs: Mapping[str, float], window_s: float
+) -> list[MeasurementWarning]:
     out = []
     if primary is not None and "power_integration" in primary.method:
-        out.append(W("polled_power",
-                     f"the {primary.meter} meter integrated polled power on some GPUs "
-                     f"(no energy counter): expect a few percent more error than the "
-                     f"counter", "use a Volta or newer GPU for counter-based energy"))
+        out.append(
+            W(
+                "polled_power",
+                f"the {primary.meter} meter integrated polled power on some GPUs "
+                f"(no energy counter): expect a few percent more error than the "
+                f"counter",
+                "use a Volta or newer GPU for counter-based energy",
+            )
+        )
     for name, diff in rel_diffs.items():
         if abs(diff) > CROSS_CHECK_TOLERANCE:
-            out.append(W("cross_check_disagreement",
-                         f"the {name} meter differs from the primary "
-                         f"{primary.meter if primary else '?'} meter by {diff:+.1%} over the "
-                         f"same {window_s:.1f} s window (tolerance "
-                         f"{CROSS_CHECK_TOLERANCE:.0%})",
-                         "lengthen the window; check that both meters measure the same "
-                         "devices (CUDA_DEVICE_ORDER=PCI_BUS_ID) and components"))
+            out.append(
+                W(
+                    "cross_check_disagreement",
+                    f"the {name} meter differs from the primary "
+                    f"{primary.meter if primary else '?'} meter by {diff:+.1%} over the "
+                    f"same {window_s:.1f} s window (tolerance "
+                    f"{CROSS_CHECK_TOLERANCE:.0%})",
+                    "lengthen the window; check that both meters measure the same "
+                    "devices (CUDA_DEVICE_ORDER=PCI_BUS_ID) and components",
+                )
+            )
     return out
 
 
-def warmup_quality(outcome: WarmupOutcome | None, cv_target: float | None,
-                   max_runs: int) -> list[MeasurementWarning]:
+def warmup_quality(
+    outcome: WarmupOutcome | None, cv_target: float | None, max_runs: int
+) -> list[MeasurementWarning]:
     if outcome is None or outcome.converged is not False:
         return []
     cv = f"{outcome.cv:.3f}" if outcome.cv is not None else "unknown"
-    return [W("warmup_not_converged",
-              f"warmup did not converge: the CV of the last run durations was {cv} after "
-              f"{outcome.runs} runs (target {cv_target})",
-              f"raise warmup.max_runs (now {max_runs}) or warmup.cv_target")]
+    return [
+        W(
+            "warmup_not_converged",
+            f"warmup did not converge: the CV of the last run durations was {cv} after "
+            f"{outcome.runs} runs (target {cv_target})",
+            f"raise warmup.max_runs (now {max_runs}) or warmup.cv_target",
+        )
+    ]
 
 
 def sampler_failed(error: str | None) -> list[MeasurementWarning]:
     if not error:
         return []
-    return [W("sampler_failed", f"the telemetry sampler stopped early: {error}; the time "
-              f"series (and the prefill/decode split) are incomplete",
-              "report it with the llem.log of the run")]
+    return [
+        W(
+            "sampler_failed",
+            f"the telemetry sampler stopped early: {error}; the time "
+            f"series (and the prefill/decode split) are incomplete",
+            "report it with the llem.log of the run",
+        )
+    ]
 
 
 def phase_split_coarse(prefill_s: float | None, interval_ms: int) -> list[MeasurementWarning]:
     if prefill_s is None or prefill_s >= 2 * interval_ms / 1000.0:
         return []
-    return [W("phase_split_coarse",
-              f"prefill took {prefill_s * 1000:.0f} ms in all, under two sampling periods "
-              f"({interval_ms} ms): the prefill energy is interpolated between samples",
-              "lengthen prompts or raise dataset.num_prompts for a finer prefill figure")]
+    return [
+        W(
+            "phase_split_coarse",
+            f"prefill took {prefill_s * 1000:.0f} ms in all, under two sampling periods "
+            f"({interval_ms} ms): the prefill energy is interpolated between samples",
+            "lengthen prompts or raise dataset.num_prompts for a finer prefill figure",
+        )
+    ]
 
 
 def energy_unavailable(reason: str, fix: str) -> list[MeasurementWarning]:

@@ -17,15 +17,16 @@ from typing import Any
 
 import attrs
 
-from llem.config.model import GenerationConfig, WarmupConfig
+from llem.config.schema import GenerationConfig, WarmupConfig
 from llem.interfaces import Request
-from llem.results.model import WarmupOutcome
+from llem.results.schema import WarmupOutcome
 
 CV_WINDOW = 3
 
 
-def warmup_requests(requests: Sequence[Request], gen: GenerationConfig, cfg: WarmupConfig,
-                    batch_size: int | None) -> tuple[list[Request], GenerationConfig]:
+def warmup_requests(
+    requests: Sequence[Request], gen: GenerationConfig, cfg: WarmupConfig, batch_size: int | None
+) -> tuple[list[Request], GenerationConfig]:
     """The requests (and generation settings) of one warmup run."""
     batch = list(requests[: max(1, batch_size or 1)])
     if cfg.mode == "fast":
@@ -34,8 +35,13 @@ def warmup_requests(requests: Sequence[Request], gen: GenerationConfig, cfg: War
     return batch, gen
 
 
-def run_warmup(backend: Any, requests: Sequence[Request], gen: GenerationConfig,
-               cfg: WarmupConfig, batch_size: int | None) -> WarmupOutcome:
+def run_warmup(
+    backend: Any,
+    requests: Sequence[Request],
+    gen: GenerationConfig,
+    cfg: WarmupConfig,
+    batch_size: int | None,
+) -> WarmupOutcome:
     """Run the warmup and say how it went (durations in seconds)."""
     if cfg.runs == 0 and cfg.cv_target is None:
         return WarmupOutcome(runs=0, durations_s=(), cv=None, converged=None)
@@ -55,9 +61,12 @@ def run_warmup(backend: Any, requests: Sequence[Request], gen: GenerationConfig,
                 break
     if cfg.cv_target is not None and converged is None:
         converged = False
-    return WarmupOutcome(runs=len(durations), durations_s=tuple(durations),
-                         cv=coefficient_of_variation(durations[-CV_WINDOW:]),
-                         converged=converged)
+    return WarmupOutcome(
+        runs=len(durations),
+        durations_s=tuple(durations),
+        cv=coefficient_of_variation(durations[-CV_WINDOW:]),
+        converged=converged,
+    )
 
 
 def coefficient_of_variation(values: Sequence[float]) -> float | None:

@@ -39,8 +39,13 @@ class WindowOutcome:
 
 
 class MeasurementWindow:
-    def __init__(self, devices: Sequence[Device], meters: Sequence[Meter],
-                 interval_s: float, on_power: PowerCallback | None = None) -> None:
+    def __init__(
+        self,
+        devices: Sequence[Device],
+        meters: Sequence[Meter],
+        interval_s: float,
+        on_power: PowerCallback | None = None,
+    ) -> None:
         self.devices = tuple(devices)
         self.meters = list(meters)
         self.interval_s = interval_s
@@ -52,8 +57,9 @@ class MeasurementWindow:
     def open(self) -> None:
         try:
             if self.devices:
-                self.sampler = TelemetrySampler(self.devices, self.interval_s, announce=True,
-                                                on_power=self.on_power).start()
+                self.sampler = TelemetrySampler(
+                    self.devices, self.interval_s, announce=True, on_power=self.on_power
+                ).start()
             for meter in self.meters:
                 meter.start(self.devices)
                 self._started.append(meter)
@@ -77,7 +83,10 @@ class MeasurementWindow:
         self._started = []
         series = self.sampler.stop() if self.sampler is not None else None
         return WindowOutcome(
-            t0_ns=self.t0_ns, t1_ns=t1_ns, readings=readings, meter_errors=errors,
+            t0_ns=self.t0_ns,
+            t1_ns=t1_ns,
+            readings=readings,
+            meter_errors=errors,
             timeseries=series,
             sampler_error=self.sampler.error if self.sampler is not None else None,
             power_sources=self.sampler.power_sources if self.sampler is not None else {},

@@ -23,7 +23,7 @@ from typing import Any
 
 import attrs
 
-from llem.config.model import DatasetConfig, GenerationConfig
+from llem.config.schema import DatasetConfig, GenerationConfig
 from llem.errors import ConfigError, PreflightError
 from llem.interfaces import Request
 
@@ -40,15 +40,17 @@ class WorkloadNote:
     fix: str
 
 
-def build_requests(dataset: DatasetConfig, gen: GenerationConfig,
-                   vocab_size: int | None) -> list[Request]:
+def build_requests(
+    dataset: DatasetConfig, gen: GenerationConfig, vocab_size: int | None
+) -> list[Request]:
     """The requests of ``dataset`` (see the module docstring); notes are dropped --
     use ``build_workload`` to keep them."""
     return build_workload(dataset, gen, vocab_size)[0]
 
 
-def build_workload(dataset: DatasetConfig, gen: GenerationConfig,
-                   vocab_size: int | None) -> tuple[list[Request], list[WorkloadNote]]:
+def build_workload(
+    dataset: DatasetConfig, gen: GenerationConfig, vocab_size: int | None
+) -> tuple[list[Request], list[WorkloadNote]]:
     if dataset.source == "synthetic":
         return synthetic_requests(dataset, gen, vocab_size), []
     if dataset.source == "jsonl":
@@ -57,21 +59,26 @@ def build_workload(dataset: DatasetConfig, gen: GenerationConfig,
     else:
         prompts = load_aienergyscore(dataset.num_prompts)
         where = AIENERGYSCORE_ID
-    requests = [Request(id=i, prompt=p, input_ids=None, max_new_tokens=gen.max_new_tokens)
-                for i, p in enumerate(prompts)]
+    requests = [
+        Request(id=i, prompt=p, input_ids=None, max_new_tokens=gen.max_new_tokens)
+        for i, p in enumerate(prompts)
+    ]
     notes = []
     if len(prompts) < dataset.num_prompts:
-        notes.append(WorkloadNote(
-            "fewer_prompts",
-            f"{where} has {len(prompts)} prompt(s), fewer than dataset.num_prompts="
-            f"{dataset.num_prompts}; the experiment used the {len(prompts)} there are",
-            f"add prompts to {where} or set dataset.num_prompts: {len(prompts)}",
-        ))
+        notes.append(
+            WorkloadNote(
+                "fewer_prompts",
+                f"{where} has {len(prompts)} prompt(s), fewer than dataset.num_prompts="
+                f"{dataset.num_prompts}; the experiment used the {len(prompts)} there are",
+                f"add prompts to {where} or set dataset.num_prompts: {len(prompts)}",
+            )
+        )
     return requests, notes
 
 
-def synthetic_requests(dataset: DatasetConfig, gen: GenerationConfig,
-                       vocab_size: int | None) -> list[Request]:
+def synthetic_requests(
+    dataset: DatasetConfig, gen: GenerationConfig, vocab_size: int | None
+) -> list[Request]:
     if not vocab_size or vocab_size < 2:
         raise PreflightError(
             "synthetic prompts need the model's vocabulary size, but the backend did not "
@@ -85,16 +92,19 @@ def synthetic_requests(dataset: DatasetConfig, gen: GenerationConfig,
         else:
             length = dataset.input_len
         ids = tuple(rng.randrange(vocab_size) for _ in range(length))
-        requests.append(Request(id=i, prompt=None, input_ids=ids,
-                                max_new_tokens=gen.max_new_tokens))
+        requests.append(
+            Request(id=i, prompt=None, input_ids=ids, max_new_tokens=gen.max_new_tokens)
+        )
     return requests
 
 
 def read_jsonl_prompts(path: Path, limit: int) -> list[str]:
     """The ``prompt`` of the first ``limit`` non-blank lines of ``path``."""
     if not path.is_file():
-        raise ConfigError(f"dataset.path {path}: no such file; point dataset.path at a "
-                          f"JSONL file with one {{\"prompt\": \"...\"}} object per line")
+        raise ConfigError(
+            f"dataset.path {path}: no such file; point dataset.path at a "
+            f'JSONL file with one {{"prompt": "..."}} object per line'
+        )
     prompts: list[str] = []
     with path.open(encoding="utf-8") as fh:
         for number, line in enumerate(fh, start=1):
@@ -104,8 +114,9 @@ def read_jsonl_prompts(path: Path, limit: int) -> list[str]:
                 continue
             prompts.append(_prompt_of(line, f"{path}:{number}"))
     if not prompts:
-        raise ConfigError(f"{path}: no prompts (the file is empty); add lines like "
-                          f'{{"prompt": "Explain ..."}}')
+        raise ConfigError(
+            f'{path}: no prompts (the file is empty); add lines like {{"prompt": "Explain ..."}}'
+        )
     return prompts
 
 
@@ -113,15 +124,19 @@ def _prompt_of(line: str, where: str) -> str:
     try:
         data = json.loads(line)
     except json.JSONDecodeError as exc:
-        raise ConfigError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno}); "
-                          f'each line must be an object like {{"prompt": "..."}}') from None
+        raise ConfigError(
+            f"{where}: not valid JSON ({exc.msg} at column {exc.colno}); "
+            f'each line must be an object like {{"prompt": "..."}}'
+        ) from None
     if not isinstance(data, dict) or "prompt" not in data:
-        raise ConfigError(f"{where}: no \"prompt\" field; each line must be an object like "
-                          f'{{"prompt": "..."}}')
+        raise ConfigError(
+            f'{where}: no "prompt" field; each line must be an object like {{"prompt": "..."}}'
+        )
     prompt = data["prompt"]
     if not isinstance(prompt, str) or not prompt:
-        raise ConfigError(f"{where}: \"prompt\" must be a non-empty string, got "
-                          f"{type(prompt).__name__}")
+        raise ConfigError(
+            f'{where}: "prompt" must be a non-empty string, got {type(prompt).__name__}'
+        )
     return prompt
 
 
@@ -150,9 +165,11 @@ def _prompts_of_table(rows: Any, limit: int) -> list[str]:
     columns: Sequence[str] = list(getattr(rows, "column_names", []) or [])
     field = next((f for f in PROMPT_FIELDS if f in columns), None)
     if field is None:
-        raise PreflightError(f"{AIENERGYSCORE_ID} has no prompt column (looked for "
-                             f"{', '.join(PROMPT_FIELDS)}; it has {', '.join(columns)}); "
-                             f"save the prompts to a JSONL file and use dataset.source: jsonl")
+        raise PreflightError(
+            f"{AIENERGYSCORE_ID} has no prompt column (looked for "
+            f"{', '.join(PROMPT_FIELDS)}; it has {', '.join(columns)}); "
+            f"save the prompts to a JSONL file and use dataset.source: jsonl"
+        )
     out: list[str] = []
     for row in rows:
         if len(out) >= limit:

@@ -10,7 +10,7 @@ import traceback
 from datetime import datetime, timezone
 from typing import Any
 
-from llem.results.model import Environment, ExperimentResult, Failure
+from llem.results.schema import Environment, ExperimentResult, Failure
 
 TRACEBACK_LINES = 40
 TRACEBACK_CHARS = 4000
@@ -23,8 +23,11 @@ def utc_now() -> str:
 def traceback_tail(exc: BaseException | None = None, text: str | None = None) -> str:
     """The last lines of ``exc``'s traceback (or of ``text``)."""
     if text is None:
-        text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)) \
-            if exc is not None else traceback.format_exc()
+        text = (
+            "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+            if exc is not None
+            else traceback.format_exc()
+        )
     lines = text.rstrip().splitlines()[-TRACEBACK_LINES:]
     return "\n".join(lines)[-TRACEBACK_CHARS:]
 
@@ -37,12 +40,27 @@ def identity(cfg: Any) -> tuple[str, dict[str, Any]]:
     return hash_dict(data), data
 
 
-def failed_result(cfg: Any, *, experiment_id: str, cycle: int, started_at: str,
-                  failure: Failure, environment: Environment | None = None,
-                  **fields: Any) -> ExperimentResult:
+def failed_result(
+    cfg: Any,
+    *,
+    experiment_id: str,
+    cycle: int,
+    started_at: str,
+    failure: Failure,
+    environment: Environment | None = None,
+    **fields: Any,
+) -> ExperimentResult:
     config_hash, config = identity(cfg)
     return ExperimentResult(
-        id=experiment_id, config_hash=config_hash, config=config, cycle=cycle,
-        status="failed", started_at=started_at, ended_at=utc_now(),
-        name=getattr(cfg, "name", None), environment=environment, error=failure, **fields,
+        id=experiment_id,
+        config_hash=config_hash,
+        config=config,
+        cycle=cycle,
+        status="failed",
+        started_at=started_at,
+        ended_at=utc_now(),
+        name=getattr(cfg, "name", None),
+        environment=environment,
+        error=failure,
+        **fields,
     )

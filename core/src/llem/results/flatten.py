@@ -11,7 +11,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from llem.results.model import ExperimentResult, LatencyStats
+from llem.results.schema import ExperimentResult, LatencyStats
 
 IDENTITY = ("id", "cycle", "status", "config_hash", "name", "backend", "model")
 
@@ -53,10 +53,21 @@ def _metrics(r: ExperimentResult) -> dict[str, Any]:
         stem = name[:-2]
         for stat in ("mean", "p50", "p90", "p99"):
             out[f"{stem}_{stat}_s"] = getattr(stats, stat) if stats else None
-    for field in ("energy_per_output_token_j", "adjusted_energy_per_output_token_j",
-                  "total_j", "gpu_j", "cpu_j", "dram_j", "adjusted_j", "prefill_j",
-                  "decode_j", "baseline_power_w", "mean_power_w", "accuracy_bound_j",
-                  "co2_kg"):
+    for field in (
+        "energy_per_output_token_j",
+        "adjusted_energy_per_output_token_j",
+        "total_j",
+        "gpu_j",
+        "cpu_j",
+        "dram_j",
+        "adjusted_j",
+        "prefill_j",
+        "decode_j",
+        "baseline_power_w",
+        "mean_power_w",
+        "accuracy_bound_j",
+        "co2_kg",
+    ):
         out[field] = getattr(energy, field) if energy else None
     out["meter"] = energy.meter if energy else None
     out["energy_method"] = energy.method if energy else None

@@ -11,7 +11,7 @@ from typing import Any
 
 from llem.converter import converter
 from llem.errors import LlemError
-from llem.results.model import SCHEMA_VERSION, ExperimentResult, StudyResult
+from llem.results.schema import SCHEMA_VERSION, ExperimentResult, StudyResult
 
 
 def result_to_dict(result: ExperimentResult) -> dict[str, Any]:

@@ -20,7 +20,7 @@ import structlog
 from llem.interfaces import Sink
 from llem.results.flatten import flat_row, scalar
 from llem.results.io import atomic_path, write_json_atomic
-from llem.results.model import ExperimentResult, StudyResult
+from llem.results.schema import ExperimentResult, StudyResult
 from llem.results.serialize import result_from_dict, result_to_dict, study_to_dict
 
 log = structlog.get_logger()
@@ -95,6 +95,5 @@ def rows_to_table(rows: Sequence[Mapping[str, Any]]) -> Any:
         try:
             arrays[name] = pa.array(values)
         except (pa.ArrowInvalid, pa.ArrowTypeError):
-            arrays[name] = pa.array([None if v is None else str(v) for v in values],
-                                    pa.string())
+            arrays[name] = pa.array([None if v is None else str(v) for v in values], pa.string())
     return pa.table(arrays) if names else pa.table({})

@@ -15,9 +15,9 @@ from typing import Union
 
 import attrs
 
-from llem.config.model import ExperimentConfig, StudyConfig
+from llem.config.schema import ExperimentConfig, StudyConfig
 from llem.errors import ConfigError
-from llem.results.model import ExperimentResult, StudyResult
+from llem.results.schema import ExperimentResult, StudyResult
 
 Config = Union[StudyConfig, ExperimentConfig, str, "os.PathLike[str]"]
 
@@ -28,26 +28,31 @@ def as_study(config: Config) -> StudyConfig:
         return config
     if isinstance(config, ExperimentConfig):
         name = config.name or re.sub(r"[^A-Za-z0-9._-]+", "-", config.model).strip("-")
-        return StudyConfig(name=name or "experiment", experiments=(config,),
-                           execution=config.execution, output=config.output)
+        return StudyConfig(
+            name=name or "experiment",
+            experiments=(config,),
+            execution=config.execution,
+            output=config.output,
+        )
     if isinstance(config, (str, os.PathLike)):
         from llem.config.loader import load_config
 
         return load_config(Path(config))
-    raise TypeError(f"expected a StudyConfig, ExperimentConfig or a path, "
-                    f"got {type(config).__name__}")
+    raise TypeError(
+        f"expected a StudyConfig, ExperimentConfig or a path, got {type(config).__name__}"
+    )
 
 
-def run_study(config: Config, *, out_dir: Path | None = None,
-              progress: bool = True) -> StudyResult:
+def run_study(config: Config, *, out_dir: Path | None = None, progress: bool = True) -> StudyResult:
     """Run a study (every experiment x execution.cycles) and return its StudyResult."""
     from llem.run import study
 
     return study.run_study(as_study(config), out_dir=out_dir, progress=progress)
 
 
-def run_experiment(config: Config, *, out_dir: Path | None = None,
-                   progress: bool = True) -> ExperimentResult:
+def run_experiment(
+    config: Config, *, out_dir: Path | None = None, progress: bool = True
+) -> ExperimentResult:
     """Run one experiment once (one cycle) and return its result.
 
     A config that resolves to several experiments is an error: use ``run_study``.

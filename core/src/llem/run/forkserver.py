@@ -48,9 +48,11 @@ def worker_context(backend: str) -> BaseContext:
         ctx.set_forkserver_preload(list(wanted[0]))
         _server = wanted
     if wanted != _server:
-        log.info("worker.spawned_not_forked", backend=backend,
-                 reason="the environment or the preload list changed since the fork "
-                        "server started")
+        log.info(
+            "worker.spawned_not_forked",
+            backend=backend,
+            reason="the environment or the preload list changed since the fork server started",
+        )
         return multiprocessing.get_context("spawn")
     return ctx
 
@@ -59,11 +61,14 @@ def forkserver_failed(exc: BaseException) -> None:
     """The fork server could not start a worker: spawn every worker from now on."""
     global _broken
     _broken = f"{type(exc).__name__}: {exc}"
-    log.warning("worker.forkserver_failed", error=_broken,
-                why="a preloaded module failed to import in the fork server (its traceback "
-                    "is above); workers are spawned from now on, which costs their imports "
-                    "in every experiment",
-                fix="fix or uninstall the module the traceback names")
+    log.warning(
+        "worker.forkserver_failed",
+        error=_broken,
+        why="a preloaded module failed to import in the fork server (its traceback "
+        "is above); workers are spawned from now on, which costs their imports "
+        "in every experiment",
+        fix="fix or uninstall the module the traceback names",
+    )
 
 
 def backend_preload(backend: str) -> tuple[str, ...]:
@@ -83,4 +88,3 @@ def adopt_environment(environ: Mapping[str, str]) -> None:
     if os.environ != environ:
         os.environ.clear()
         os.environ.update(environ)
-

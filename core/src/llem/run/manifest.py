@@ -105,8 +105,7 @@ class Manifest:
 
     def update(self, entry_id: str, now: str, **changes: Any) -> Manifest:
         """A copy with the entry ``entry_id`` changed."""
-        entries = tuple(attrs.evolve(e, **changes) if e.id == entry_id else e
-                        for e in self.entries)
+        entries = tuple(attrs.evolve(e, **changes) if e.id == entry_id else e for e in self.entries)
         return attrs.evolve(self, entries=entries, updated_at=now)
 
     def counts(self) -> dict[str, int]:
@@ -147,5 +146,6 @@ def read_manifest(run_dir: Path) -> Manifest:
     try:
         return converter.structure(data, Manifest)
     except Exception as exc:  # cattrs raises class groups; one line is enough here
-        raise ConfigError(f"{path} is not a valid manifest ({exc}); the run cannot be "
-                          f"resumed") from None
+        raise ConfigError(
+            f"{path} is not a valid manifest ({exc}); the run cannot be resumed"
+        ) from None

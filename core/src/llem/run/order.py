@@ -43,12 +43,16 @@ def plan_runs(n_configs: int, cycles: int, order: str, seed: int = 0) -> tuple[P
             rng.shuffle(visit)
             pairs.extend((c, k) for c in visit)
     else:
-        raise ValueError(f"unknown execution.order {order!r}; "
-                         "use sequential, interleaved or shuffled")
+        raise ValueError(
+            f"unknown execution.order {order!r}; use sequential, interleaved or shuffled"
+        )
     planned = []
     for i, (config, cycle) in enumerate(pairs):
-        planned.append(PlannedRun(config, cycle, None if i == 0 else
-                                  _gap(order, pairs[i - 1], (config, cycle))))
+        planned.append(
+            PlannedRun(
+                config, cycle, None if i == 0 else _gap(order, pairs[i - 1], (config, cycle))
+            )
+        )
     return tuple(planned)
 
 

@@ -18,7 +18,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from llem.results.model import ExperimentResult, StudyResult
+from llem.results.schema import ExperimentResult, StudyResult
 
 
 def escape(text: str) -> str:
@@ -26,6 +26,7 @@ def escape(text: str) -> str:
     from rich.markup import escape as rich_escape
 
     return rich_escape(text)
+
 
 PHASE_LABELS = {
     "baseline": "idle baseline",
@@ -46,8 +47,9 @@ def format_duration(seconds: float | None) -> str:
     return f"{h}:{m:02d}:{s:02d}"
 
 
-def estimate_remaining(durations: Sequence[float], remaining_runs: int,
-                       remaining_gap_s: float) -> float | None:
+def estimate_remaining(
+    durations: Sequence[float], remaining_runs: int, remaining_gap_s: float
+) -> float | None:
     """Mean measured experiment duration x runs left, plus the gaps left; None before
     the first experiment finished (nothing measured to go by)."""
     if remaining_runs == 0:
@@ -92,14 +94,16 @@ class Reporter:
         self.waiting: tuple[float, str] | None = None
 
     # -- called by the study runner (main thread) --------------------------------------
-    def study_started(self, name: str, run_dir: str, total: int, done: int,
-                      description: str) -> None:
+    def study_started(
+        self, name: str, run_dir: str, total: int, done: int, description: str
+    ) -> None:
         with self._lock:
             self.name, self.total, self.done = name, total, done
             self.started = time.monotonic()
 
-    def experiment_started(self, label: str, position: int, attempt: int,
-                           remaining_gap_s: float) -> None:
+    def experiment_started(
+        self, label: str, position: int, attempt: int, remaining_gap_s: float
+    ) -> None:
         with self._lock:
             self.current = f"[{position}/{self.total}] {label}"
             if attempt > 1:
@@ -108,8 +112,9 @@ class Reporter:
             self.phase, self.power, self.waiting = None, {}, None
             self.remaining_gap_s = remaining_gap_s
 
-    def experiment_finished(self, result: ExperimentResult, duration_s: float,
-                            counted: bool) -> None:
+    def experiment_finished(
+        self, result: ExperimentResult, duration_s: float, counted: bool
+    ) -> None:
         with self._lock:
             self.durations.append(duration_s)
             if counted:
@@ -147,8 +152,7 @@ class Reporter:
         pass
 
     def eta_s(self) -> float | None:
-        return estimate_remaining(self.durations, self.total - self.done,
-                                  self.remaining_gap_s)
+        return estimate_remaining(self.durations, self.total - self.done, self.remaining_gap_s)
 
 
 class PlainReporter(Reporter):
@@ -162,14 +166,16 @@ class PlainReporter(Reporter):
     def _print(self, text: str) -> None:
         print(text, file=self.stream, flush=True)
 
-    def study_started(self, name: str, run_dir: str, total: int, done: int,
-                      description: str) -> None:
+    def study_started(
+        self, name: str, run_dir: str, total: int, done: int, description: str
+    ) -> None:
         super().study_started(name, run_dir, total, done, description)
         self._print(f"study {name}: {description}")
         self._print(f"run directory: {run_dir}")
 
-    def experiment_started(self, label: str, position: int, attempt: int,
-                           remaining_gap_s: float) -> None:
+    def experiment_started(
+        self, label: str, position: int, attempt: int, remaining_gap_s: float
+    ) -> None:
         super().experiment_started(label, position, attempt, remaining_gap_s)
         self._last_wait_reason = None
         self._print(f"{self.current} started")
@@ -177,13 +183,16 @@ class PlainReporter(Reporter):
     def phase_changed(self, phase: str) -> None:
         self._print(f"  {PHASE_LABELS.get(phase, phase)}")
 
-    def experiment_finished(self, result: ExperimentResult, duration_s: float,
-                            counted: bool) -> None:
+    def experiment_finished(
+        self, result: ExperimentResult, duration_s: float, counted: bool
+    ) -> None:
         label = self.current
         super().experiment_finished(result, duration_s, counted)
         eta = self.eta_s()
-        self._print(f"{label} {result_line(result, duration_s)} "
-                    f"({self.done}/{self.total} done, ETA {format_duration(eta)})")
+        self._print(
+            f"{label} {result_line(result, duration_s)} "
+            f"({self.done}/{self.total} done, ETA {format_duration(eta)})"
+        )
 
     def wait_tick(self, seconds_left: float, reason: str) -> None:
         super().wait_tick(seconds_left, reason)
@@ -209,24 +218,27 @@ class RichReporter(Reporter):
         from rich.live import Live
 
         self.console = console
-        self.live = Live(console=console, get_renderable=self._render,
-                         refresh_per_second=1, transient=True)
+        self.live = Live(
+            console=console, get_renderable=self._render, refresh_per_second=1, transient=True
+        )
 
-    def study_started(self, name: str, run_dir: str, total: int, done: int,
-                      description: str) -> None:
+    def study_started(
+        self, name: str, run_dir: str, total: int, done: int, description: str
+    ) -> None:
         super().study_started(name, run_dir, total, done, description)
-        self.console.print(f"[bold]study {escape(name)}[/]: {escape(description)}",
-                           highlight=False)
+        self.console.print(f"[bold]study {escape(name)}[/]: {escape(description)}", highlight=False)
         self.console.print(f"run directory: {escape(run_dir)}", highlight=False)
         self.live.start()
 
-    def experiment_finished(self, result: ExperimentResult, duration_s: float,
-                            counted: bool) -> None:
+    def experiment_finished(
+        self, result: ExperimentResult, duration_s: float, counted: bool
+    ) -> None:
         label = self.current
         super().experiment_finished(result, duration_s, counted)
         mark = "[green]✓[/]" if result.status == "ok" else "[red]✗[/]"
-        self.console.print(f"{mark} {escape(f'{label} {result_line(result, duration_s)}')}",
-                           highlight=False)
+        self.console.print(
+            f"{mark} {escape(f'{label} {result_line(result, duration_s)}')}", highlight=False
+        )
 
     def note(self, text: str) -> None:
         self.console.print(f"[yellow]{escape(text)}[/]", highlight=False)
@@ -262,8 +274,7 @@ class RichReporter(Reporter):
             if self.current is not None:
                 since = time.monotonic() - (self.current_started or time.monotonic())
                 phase = PHASE_LABELS.get(self.phase or "", self.phase or "starting worker")
-                lines.add_row(escape(f"  ▶ {self.current} · {phase} · "
-                                     f"{format_duration(since)}"))
+                lines.add_row(escape(f"  ▶ {self.current} · {phase} · {format_duration(since)}"))
             if self.power:
                 watts = " · ".join(f"{w:.0f} W" for w in self.power.values())
                 total = sum(self.power.values())

@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from llem.config.model import StudyConfig
+from llem.config.schema import StudyConfig
 from llem.converter import converter
 
 CONFIG_NAME = "config.yaml"
@@ -49,8 +49,11 @@ def config_text(study: StudyConfig) -> str:
         text = study.source_text
         if not text.endswith("\n"):
             text += "\n"
-        lines = ["", "# --- recorded by llem ---",
-                 f"# loaded from: {study.source_path or '(text)'}"]
+        lines = [
+            "",
+            "# --- recorded by llem ---",
+            f"# loaded from: {study.source_path or '(text)'}",
+        ]
         lines += [f"# --set {o}" for o in study.overrides]
         if study.profile:
             lines.append(f"# --profile {study.profile}")

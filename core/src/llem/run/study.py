@@ -21,9 +21,9 @@ from pathlib import Path
 import attrs
 import structlog
 
-from llem.config.model import StudyConfig
+from llem.config.schema import StudyConfig
 from llem.errors import ConfigError
-from llem.results.model import ExperimentResult, StudyResult
+from llem.results.schema import ExperimentResult, StudyResult
 from llem.run.manifest import (
     Invocation,
     Manifest,
@@ -40,8 +40,9 @@ from llem.run.session import StudySession, hashes_of, study_result
 log = structlog.get_logger()
 
 
-def run_study(study: StudyConfig, *, out_dir: Path | None = None,
-              progress: bool = True) -> StudyResult:
+def run_study(
+    study: StudyConfig, *, out_dir: Path | None = None, progress: bool = True
+) -> StudyResult:
     """Run every experiment of ``study`` x ``execution.cycles`` in a new run directory
     under ``out_dir`` (default ``study.output.dir``).
 
@@ -51,8 +52,7 @@ def run_study(study: StudyConfig, *, out_dir: Path | None = None,
     study = _without_duplicates(study)
     hashes = hashes_of(study)
     _check_sinks(study)  # an unknown sink name fails before a run directory exists
-    run_dir = create_run_dir(Path(out_dir if out_dir is not None else study.output.dir),
-                             study.name)
+    run_dir = create_run_dir(Path(out_dir if out_dir is not None else study.output.dir), study.name)
     write_config(run_dir, study)
     ex = study.execution
     plan = plan_runs(len(study.experiments), ex.cycles, ex.order, ex.seed)
@@ -60,15 +60,24 @@ def run_study(study: StudyConfig, *, out_dir: Path | None = None,
     from llem.run.fingerprint import current_fingerprint
 
     manifest = Manifest(
-        study=study.name, created_at=now, updated_at=now, status="running",
-        order=ex.order, seed=ex.seed, cycles=ex.cycles,
+        study=study.name,
+        created_at=now,
+        updated_at=now,
+        status="running",
+        order=ex.order,
+        seed=ex.seed,
+        cycles=ex.cycles,
         invocation=Invocation(study.source_path, tuple(study.overrides), study.profile),
         environment=current_fingerprint(),
         entries=tuple(
-            ManifestEntry(id=f"{hashes[p.config_index]}-c{p.cycle}",
-                          config_hash=hashes[p.config_index], config_index=p.config_index,
-                          cycle=p.cycle, gap_before=p.gap_before,
-                          name=study.experiments[p.config_index].name)
+            ManifestEntry(
+                id=f"{hashes[p.config_index]}-c{p.cycle}",
+                config_hash=hashes[p.config_index],
+                config_index=p.config_index,
+                cycle=p.cycle,
+                gap_before=p.gap_before,
+                name=study.experiments[p.config_index].name,
+            )
             for p in plan
         ),
     )
@@ -89,8 +98,9 @@ def resume_study(run_dir: Path, progress: bool = True) -> StudyResult:
     study = _load_stored_config(run_dir, manifest)
     _check_plan(run_dir, manifest, hashes_of(study))
     if manifest.finished and manifest.status in ("complete", "failed"):
-        reporter.note(f"nothing to resume: all {len(manifest.entries)} experiments of "
-                      f"{run_dir} are done")
+        reporter.note(
+            f"nothing to resume: all {len(manifest.entries)} experiments of {run_dir} are done"
+        )
         log.info("study.resume.nothing_to_do", run_dir=str(run_dir))
         previous, _missing = _load_previous(run_dir, manifest)
         reporter.close()
@@ -101,29 +111,35 @@ def resume_study(run_dir: Path, progress: bool = True) -> StudyResult:
     now_env = current_fingerprint()
     differences = manifest.environment.differences(now_env)
     if differences:
-        log.warning("study.resume.environment_changed", run_dir=str(run_dir),
-                    differences=list(differences))
-        reporter.note("warning: the environment differs from the one this study started "
-                      "in, so new cycles may not compare with earlier ones: "
-                      + "; ".join(differences))
+        log.warning(
+            "study.resume.environment_changed", run_dir=str(run_dir), differences=list(differences)
+        )
+        reporter.note(
+            "warning: the environment differs from the one this study started "
+            "in, so new cycles may not compare with earlier ones: " + "; ".join(differences)
+        )
     previous, missing = _load_previous(run_dir, manifest)
     now = utc_now()
     entries = tuple(
-        e if e.status == "done" and e.id not in missing
+        e
+        if e.status == "done" and e.id not in missing
         else attrs.evolve(e, status="pending", result=None)
         for e in manifest.entries
     )
     manifest = attrs.evolve(
-        manifest, entries=entries, status="running", updated_at=now,
+        manifest,
+        entries=entries,
+        status="running",
+        updated_at=now,
         resumptions=manifest.resumptions + (Resumption(now, now_env, differences),),
     )
     write_manifest(run_dir, manifest)
-    log.info("study.resumed", run_dir=str(run_dir),
-             todo=sum(e.status != "done" for e in entries))
+    log.info("study.resumed", run_dir=str(run_dir), todo=sum(e.status != "done" for e in entries))
     return StudySession(study, run_dir, manifest, previous, reporter).run()
 
 
 # -- building blocks ----------------------------------------------------------------------
+
 
 def _check_sinks(study: StudyConfig) -> None:
     from llem.plugins import get_registry
@@ -148,8 +164,10 @@ def _load_stored_config(run_dir: Path, manifest: Manifest) -> StudyConfig:
 
     path = run_dir / CONFIG_NAME
     if not path.exists():
-        raise ConfigError(f"{path} is missing: the run directory cannot be resumed without "
-                          f"the config it was started with")
+        raise ConfigError(
+            f"{path} is missing: the run directory cannot be resumed without "
+            f"the config it was started with"
+        )
     inv = manifest.invocation
     study = load_config(path, overrides=inv.overrides, profile=inv.profile)
     # a config without `name:` is named after its file, which here is "config"
@@ -167,8 +185,9 @@ def _check_plan(run_dir: Path, manifest: Manifest, hashes: Sequence[str]) -> Non
             )
 
 
-def _load_previous(run_dir: Path, manifest: Manifest
-                   ) -> tuple[dict[str, ExperimentResult], set[str]]:
+def _load_previous(
+    run_dir: Path, manifest: Manifest
+) -> tuple[dict[str, ExperimentResult], set[str]]:
     """Results of done entries from their result.json; ids whose file is unusable."""
     import json
 
@@ -184,9 +203,11 @@ def _load_previous(run_dir: Path, manifest: Manifest
         try:
             loaded[e.id] = result_from_dict(json.loads(path.read_text("utf-8")), str(path))
         except Exception as exc:  # missing, torn by hand, or an old schema: run it again
-            log.warning("study.resume.result_unreadable", id=e.id, path=str(path),
-                        error=f"{type(exc).__name__}: {exc}"[:300])
+            log.warning(
+                "study.resume.result_unreadable",
+                id=e.id,
+                path=str(path),
+                error=f"{type(exc).__name__}: {exc}"[:300],
+            )
             missing.add(e.id)
     return loaded, missing
-
-

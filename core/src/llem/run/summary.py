@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from llem.analysis.metrics import AGGREGATED_METRICS, METRICS
-from llem.results.model import ConfigAggregate, MetricSummary, StudyResult
+from llem.results.schema import ConfigAggregate, MetricSummary, StudyResult
 
 _SHORT = {
     "energy_per_output_token_j": "J/token",
@@ -40,25 +40,25 @@ def _rows(study: StudyResult) -> list[list[str]]:
     for agg in study.aggregates:
         total = agg.cycles_ok + agg.cycles_failed
         rows.append(
-            [("★ " if agg.config_hash in front else "  ") + label(agg),
-             f"{agg.cycles_ok}/{total}"]
+            [("★ " if agg.config_hash in front else "  ") + label(agg), f"{agg.cycles_ok}/{total}"]
             + [cell(agg.metrics.get(m)) for m in AGGREGATED_METRICS]
         )
     return rows
 
 
 def _headers() -> list[str]:
-    return ["configuration", "ok"] + [_SHORT.get(m, METRICS[m].label)
-                                      for m in AGGREGATED_METRICS]
+    return ["configuration", "ok"] + [_SHORT.get(m, METRICS[m].label) for m in AGGREGATED_METRICS]
 
 
 def _footer(study: StudyResult) -> str:
     failed = len(study.failures)
     ok = len(study.experiments) - failed
     axes = " vs ".join(study.pareto_axes)
-    return (f"{study.status}: {ok} experiment(s) ok, {failed} failed; "
-            f"mean [95 % BCa CI] across cycles; ★ = Pareto front ({axes}); "
-            f"results in {study.run_dir}")
+    return (
+        f"{study.status}: {ok} experiment(s) ok, {failed} failed; "
+        f"mean [95 % BCa CI] across cycles; ★ = Pareto front ({axes}); "
+        f"results in {study.run_dir}"
+    )
 
 
 def summary_lines(study: StudyResult) -> list[str]:

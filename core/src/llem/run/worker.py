@@ -50,7 +50,7 @@ from typing import Any, NoReturn
 import structlog
 
 from llem.results.failure import failed_result, traceback_tail, utc_now
-from llem.results.model import ExperimentResult, Failure
+from llem.results.schema import ExperimentResult, Failure
 from llem.run.forkserver import adopt_environment, forkserver_failed, worker_context
 
 log = structlog.get_logger()
@@ -62,13 +62,19 @@ CHILD_GRACE_S = 5.0  # how long the worker's own children get to stop after SIGT
 EVENTS_FLUSH_S = 2.0  # how long the worker waits for its last events to reach the pipe
 
 
-def run_in_worker(cfg: Any, *, experiment_id: str, cycle: int, run_dir: Path,
-                  timeout_s: float | None, events: Any = None) -> ExperimentResult:
+def run_in_worker(
+    cfg: Any,
+    *,
+    experiment_id: str,
+    cycle: int,
+    run_dir: Path,
+    timeout_s: float | None,
+    events: Any = None,
+) -> ExperimentResult:
     """Run one experiment in its own process and return its result (failed or not)."""
     started_at = utc_now()
     fail = _Failer(cfg, experiment_id, cycle, started_at)
-    args = (cfg, experiment_id, cycle, str(run_dir), events, _debug_logging(),
-            dict(os.environ))
+    args = (cfg, experiment_id, cycle, str(run_dir), events, _debug_logging(), dict(os.environ))
     ctx = worker_context(cfg.backend)
     try:
         try:
@@ -77,11 +83,15 @@ def run_in_worker(cfg: Any, *, experiment_id: str, cycle: int, run_dir: Path,
             if ctx.get_start_method() != "forkserver":
                 raise
             forkserver_failed(exc)
-            process, receiver = _start(multiprocessing.get_context("spawn"), experiment_id,
-                                       args)
+            process, receiver = _start(multiprocessing.get_context("spawn"), experiment_id, args)
     except Exception as exc:  # e.g. a plugin section that cannot be pickled
-        return fail(Failure(kind="exception", message=f"the worker could not be started: "
-                            f"{type(exc).__name__}: {exc}", traceback_tail=traceback_tail(exc)))
+        return fail(
+            Failure(
+                kind="exception",
+                message=f"the worker could not be started: {type(exc).__name__}: {exc}",
+                traceback_tail=traceback_tail(exc),
+            )
+        )
     log.info("worker.started", id=experiment_id, pid=process.pid)
     try:
         return _await_result(process, receiver, timeout_s, fail)
@@ -97,8 +107,9 @@ def run_in_worker(cfg: Any, *, experiment_id: str, cycle: int, run_dir: Path,
 
 def _start(ctx: Any, experiment_id: str, args: tuple) -> tuple[Any, Connection]:
     receiver, sender = ctx.Pipe(duplex=False)
-    process = ctx.Process(target=worker_main, name=f"llem-worker-{experiment_id}",
-                          daemon=False, args=(sender, *args))
+    process = ctx.Process(
+        target=worker_main, name=f"llem-worker-{experiment_id}", daemon=False, args=(sender, *args)
+    )
     try:
         process.start()
     except BaseException:
@@ -115,14 +126,21 @@ class _Failer:
         self.started_at = started_at
 
     def __call__(self, failure: Failure) -> ExperimentResult:
-        log.error("worker.failed", id=self.experiment_id, kind=failure.kind,
-                  message=failure.message)
-        return failed_result(self.cfg, experiment_id=self.experiment_id, cycle=self.cycle,
-                             started_at=self.started_at, failure=failure)
+        log.error(
+            "worker.failed", id=self.experiment_id, kind=failure.kind, message=failure.message
+        )
+        return failed_result(
+            self.cfg,
+            experiment_id=self.experiment_id,
+            cycle=self.cycle,
+            started_at=self.started_at,
+            failure=failure,
+        )
 
 
-def _await_result(process: Any, receiver: Connection, timeout_s: float | None,
-                  fail: _Failer) -> ExperimentResult:
+def _await_result(
+    process: Any, receiver: Connection, timeout_s: float | None, fail: _Failer
+) -> ExperimentResult:
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
     while True:
         left = None if deadline is None else max(0.0, deadline - time.monotonic())
@@ -142,13 +160,15 @@ def _await_result(process: Any, receiver: Connection, timeout_s: float | None,
             return fail(_death(process.exitcode))
         if deadline is not None and time.monotonic() >= deadline:
             _kill(process)
-            return fail(Failure(
-                kind="timeout",
-                message=f"the experiment ran past execution.timeout_s={timeout_s:g} s and "
-                        f"its worker was killed (SIGKILL). Fix: raise execution.timeout_s or "
-                        f"shrink the workload",
-                signal=int(signal.SIGKILL),
-            ))
+            return fail(
+                Failure(
+                    kind="timeout",
+                    message=f"the experiment ran past execution.timeout_s={timeout_s:g} s and "
+                    f"its worker was killed (SIGKILL). Fix: raise execution.timeout_s or "
+                    f"shrink the workload",
+                    signal=int(signal.SIGKILL),
+                )
+            )
 
 
 def _unpack(message: Any, fail: _Failer) -> ExperimentResult:
@@ -158,17 +178,27 @@ def _unpack(message: Any, fail: _Failer) -> ExperimentResult:
         try:
             result = pickle.loads(path.read_bytes())
         except Exception as exc:
-            return fail(Failure(kind="crash", message=f"the worker's result file {path} "
-                                f"could not be read: {type(exc).__name__}: {exc}"))
+            return fail(
+                Failure(
+                    kind="crash",
+                    message=f"the worker's result file {path} "
+                    f"could not be read: {type(exc).__name__}: {exc}",
+                )
+            )
         path.unlink(missing_ok=True)
         return result
     if kind == "result":
         try:
             return pickle.loads(payload)
         except Exception as exc:
-            return fail(Failure(kind="crash", message=f"the worker's result could not be "
-                                f"unpickled in the parent: {type(exc).__name__}: {exc}",
-                                traceback_tail=traceback_tail(exc)))
+            return fail(
+                Failure(
+                    kind="crash",
+                    message=f"the worker's result could not be "
+                    f"unpickled in the parent: {type(exc).__name__}: {exc}",
+                    traceback_tail=traceback_tail(exc),
+                )
+            )
     return fail(Failure(kind="crash", message=f"the worker sent an unknown message {kind!r}"))
 
 
@@ -179,12 +209,21 @@ def _death(exitcode: int | None) -> Failure:
             name = signal.Signals(sig).name
         except ValueError:
             name = f"signal {sig}"
-        hint = " (the kernel's OOM killer sends SIGKILL: check host memory)" \
-            if sig == signal.SIGKILL else ""
-        return Failure(kind="crash", message=f"the worker was killed by {name}{hint} before "
-                       f"sending a result", signal=sig)
-    return Failure(kind="crash", message=f"the worker exited with code {exitcode} before "
-                   f"sending a result", exit_code=exitcode)
+        hint = (
+            " (the kernel's OOM killer sends SIGKILL: check host memory)"
+            if sig == signal.SIGKILL
+            else ""
+        )
+        return Failure(
+            kind="crash",
+            message=f"the worker was killed by {name}{hint} before sending a result",
+            signal=sig,
+        )
+    return Failure(
+        kind="crash",
+        message=f"the worker exited with code {exitcode} before sending a result",
+        exit_code=exitcode,
+    )
 
 
 def _reap(process: Any) -> None:
@@ -213,9 +252,17 @@ def _kill_group(pgid: int | None) -> None:
 
 # -- the child side ------------------------------------------------------------------------
 
-def worker_main(sender: Connection, cfg: Any, experiment_id: str, cycle: int,
-                run_dir: str, events: Any, debug: bool = False,
-                environ: dict[str, str] | None = None) -> None:
+
+def worker_main(
+    sender: Connection,
+    cfg: Any,
+    experiment_id: str,
+    cycle: int,
+    run_dir: str,
+    events: Any,
+    debug: bool = False,
+    environ: dict[str, str] | None = None,
+) -> None:
     """Entry point of the worker process: run the lifecycle, send the result."""
     if environ is not None:
         adopt_environment(environ)
@@ -226,14 +273,25 @@ def worker_main(sender: Connection, cfg: Any, experiment_id: str, cycle: int,
     try:
         from llem.measure.lifecycle import run_experiment
 
-        result = run_experiment(cfg, experiment_id=experiment_id, cycle=cycle,
-                                run_dir=Path(run_dir), emit=_emitter(events, experiment_id))
+        result = run_experiment(
+            cfg,
+            experiment_id=experiment_id,
+            cycle=cycle,
+            run_dir=Path(run_dir),
+            emit=_emitter(events, experiment_id),
+        )
     except BaseException as exc:  # the lifecycle returns failures; this is a last resort
-        result = failed_result(cfg, experiment_id=experiment_id, cycle=cycle,
-                               started_at=started_at,
-                               failure=Failure(kind="exception",
-                                               message=f"{type(exc).__name__}: {exc}",
-                                               traceback_tail=traceback_tail(exc)))
+        result = failed_result(
+            cfg,
+            experiment_id=experiment_id,
+            cycle=cycle,
+            started_at=started_at,
+            failure=Failure(
+                kind="exception",
+                message=f"{type(exc).__name__}: {exc}",
+                traceback_tail=traceback_tail(exc),
+            ),
+        )
     try:
         _send(sender, result, Path(run_dir) / "experiments" / experiment_id)
         sender.close()
@@ -302,9 +360,16 @@ def attrs_evolve_failed(result: ExperimentResult, exc: BaseException) -> Experim
     import attrs
 
     return attrs.evolve(
-        result, status="failed", energy=None, environment=None,
-        error=Failure(kind="exception", message=f"the result could not be pickled: "
-                      f"{type(exc).__name__}: {exc}", traceback_tail=traceback_tail(exc)))
+        result,
+        status="failed",
+        energy=None,
+        environment=None,
+        error=Failure(
+            kind="exception",
+            message=f"the result could not be pickled: {type(exc).__name__}: {exc}",
+            traceback_tail=traceback_tail(exc),
+        ),
+    )
 
 
 def _emitter(events: Any, experiment_id: str) -> Any:
@@ -343,5 +408,7 @@ def _debug_logging() -> bool:
     import logging
 
     return logging.getLogger().getEffectiveLevel() <= logging.DEBUG and any(
-        h.level <= logging.DEBUG for h in logging.getLogger().handlers
-        if isinstance(h, logging.StreamHandler) and not isinstance(h, logging.FileHandler))
+        h.level <= logging.DEBUG
+        for h in logging.getLogger().handlers
+        if isinstance(h, logging.StreamHandler) and not isinstance(h, logging.FileHandler)
+    )

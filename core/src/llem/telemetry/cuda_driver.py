@@ -87,8 +87,13 @@ def query() -> list[CudaDevice] | None:
     if load_libcuda() is None:
         return None
     try:
-        done = subprocess.run([sys.executable, __file__], capture_output=True, text=True,
-                              timeout=QUERY_TIMEOUT_S, check=False)
+        done = subprocess.run(
+            [sys.executable, __file__],
+            capture_output=True,
+            text=True,
+            timeout=QUERY_TIMEOUT_S,
+            check=False,
+        )
         data = json.loads(done.stdout) if done.returncode == 0 else None
     except (OSError, subprocess.SubprocessError, ValueError):
         return None

@@ -59,16 +59,24 @@ def discover_gpus() -> GpuDiscovery:
     except NvmlUnavailable as exc:
         return GpuDiscovery((), None, exc.reason, exc.fix)
     except Exception as exc:  # a driver in a bad state must not break `llem config`
-        return GpuDiscovery((), None, f"NVML failed: {type(exc).__name__}: {exc}",
-                            "check the driver with nvidia-smi")
+        return GpuDiscovery(
+            (),
+            None,
+            f"NVML failed: {type(exc).__name__}: {exc}",
+            "check the driver with nvidia-smi",
+        )
     try:
         order = {g.index: i for i, g in enumerate(_from_environment(gpus))}
     except PreflightError:  # MIG ids: report the GPUs, hidden from CUDA's numbering
         order = {}
     devices = tuple(_device(g, order.get(g.index, -1)) for g in gpus)
     if not devices:
-        return GpuDiscovery((), driver, "NVML found no NVIDIA GPU on this machine",
-                            "run on a machine with an NVIDIA GPU")
+        return GpuDiscovery(
+            (),
+            driver,
+            "NVML found no NVIDIA GPU on this machine",
+            "run on a machine with an NVIDIA GPU",
+        )
     return GpuDiscovery(devices, driver)
 
 
@@ -81,13 +89,15 @@ def resolve_devices(cuda_indices: Sequence[int]) -> tuple[Device, ...]:
     if not cuda_indices:
         return ()
     if len(set(cuda_indices)) != len(cuda_indices):
-        raise PreflightError(f"devices {list(cuda_indices)} lists a GPU twice; "
-                             f"list each CUDA index once")
+        raise PreflightError(
+            f"devices {list(cuda_indices)} lists a GPU twice; list each CUDA index once"
+        )
     try:
         gpus = _nvml_gpus(nvml())
     except NvmlUnavailable as exc:
-        raise PreflightError(f"cannot measure GPUs {list(cuda_indices)}: {exc.reason}. "
-                             f"Fix: {exc.fix}") from None
+        raise PreflightError(
+            f"cannot measure GPUs {list(cuda_indices)}: {exc.reason}. Fix: {exc.fix}"
+        ) from None
     _reject_mig(os.environ.get(VISIBLE))
     visible = _cuda_view(gpus)
     devices = []
@@ -153,20 +163,27 @@ def _nvml_gpus(lib: Any) -> list[_NvmlGpu]:
     gpus = []
     for i in range(lib.nvmlDeviceGetCount()):
         handle = lib.nvmlDeviceGetHandleByIndex(i)
-        gpus.append(_NvmlGpu(
-            index=i,
-            uuid=text(lib.nvmlDeviceGetUUID(handle)),
-            pci_bus_id=text(lib.nvmlDeviceGetPciInfo(handle).busId),
-            name=text(lib.nvmlDeviceGetName(handle)),
-            memory_total_bytes=int(lib.nvmlDeviceGetMemoryInfo(handle).total),
-        ))
+        gpus.append(
+            _NvmlGpu(
+                index=i,
+                uuid=text(lib.nvmlDeviceGetUUID(handle)),
+                pci_bus_id=text(lib.nvmlDeviceGetPciInfo(handle).busId),
+                name=text(lib.nvmlDeviceGetName(handle)),
+                memory_total_bytes=int(lib.nvmlDeviceGetMemoryInfo(handle).total),
+            )
+        )
     return gpus
 
 
 def _device(gpu: _NvmlGpu, cuda_index: int) -> Device:
-    return Device(cuda_index=cuda_index, nvml_index=gpu.index, uuid=gpu.uuid,
-                  pci_bus_id=gpu.pci_bus_id, name=gpu.name,
-                  memory_total_bytes=gpu.memory_total_bytes)
+    return Device(
+        cuda_index=cuda_index,
+        nvml_index=gpu.index,
+        uuid=gpu.uuid,
+        pci_bus_id=gpu.pci_bus_id,
+        name=gpu.name,
+        memory_total_bytes=gpu.memory_total_bytes,
+    )
 
 
 def _cuda_view(gpus: list[_NvmlGpu]) -> list[_NvmlGpu]:

@@ -33,7 +33,7 @@ def energy_j(points: Sequence[Point], start_ns: int, end_ns: int) -> float:
     if not points or end_ns <= start_ns:
         return 0.0
     times = [p[0] for p in points]
-    inner = points[bisect_right(times, start_ns):bisect_left(times, end_ns)]
+    inner = points[bisect_right(times, start_ns) : bisect_left(times, end_ns)]
     knots = [(start_ns, power_at(points, start_ns)), *inner, (end_ns, power_at(points, end_ns))]
     total = 0.0
     for (t_a, w_a), (t_b, w_b) in zip(knots, knots[1:], strict=False):

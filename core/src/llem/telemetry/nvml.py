@@ -15,8 +15,9 @@ from typing import Any
 from llem.interfaces import Unavailable
 
 INSTALL_FIX = "pip install nvidia-ml-py (it provides the pynvml module)"
-DRIVER_FIX = ("run on a machine with an NVIDIA GPU and its driver (libnvidia-ml.so; "
-              "nvidia-smi must work)")
+DRIVER_FIX = (
+    "run on a machine with an NVIDIA GPU and its driver (libnvidia-ml.so; nvidia-smi must work)"
+)
 
 _lock = threading.Lock()
 _initialised: set[int] = set()  # id() of pynvml modules nvmlInit succeeded on
@@ -31,8 +32,9 @@ def nvml() -> ModuleType:
     try:
         import pynvml
     except ImportError:
-        raise NvmlUnavailable("the pynvml module (nvidia-ml-py) is not installed",
-                              INSTALL_FIX) from None
+        raise NvmlUnavailable(
+            "the pynvml module (nvidia-ml-py) is not installed", INSTALL_FIX
+        ) from None
     with _lock:
         if id(pynvml) not in _initialised:
             try:

@@ -62,24 +62,36 @@ class NvmlMeter(Meter):
 
     def probe(self, devices: Sequence[Device]) -> Availability:
         if not devices:
-            return Availability(False, "no NVIDIA GPU in this experiment",
-                                "run on an NVIDIA GPU (devices: [0]) or choose a CPU meter")
+            return Availability(
+                False,
+                "no NVIDIA GPU in this experiment",
+                "run on an NVIDIA GPU (devices: [0]) or choose a CPU meter",
+            )
         try:
             readers = [GpuReader(d) for d in devices]
         except NvmlUnavailable as exc:
             return Availability(False, exc.reason, exc.fix)
         except Exception as exc:
-            return Availability(False, f"NVML cannot open the experiment's GPUs: {exc}",
-                                "check the GPUs with nvidia-smi")
+            return Availability(
+                False,
+                f"NVML cannot open the experiment's GPUs: {exc}",
+                "check the GPUs with nvidia-smi",
+            )
         for reader in readers:
             has_counter = reader.energy_mj() is not None
             label = f"GPU {reader.device.cuda_index} ({reader.device.uuid})"
             if self.section.method == "energy_counter" and not has_counter:
-                return Availability(False, f"{label} has no NVML energy counter (it needs "
-                                    f"Volta or newer)", "set nvml.method: auto")
+                return Availability(
+                    False,
+                    f"{label} has no NVML energy counter (it needs Volta or newer)",
+                    "set nvml.method: auto",
+                )
             if not has_counter and reader.power_source is None:
-                return Availability(False, f"{label} reports neither energy nor power to "
-                                    f"NVML", "choose another energy.meter")
+                return Availability(
+                    False,
+                    f"{label} reports neither energy nor power to NVML",
+                    "choose another energy.meter",
+                )
         return Availability(True)
 
     def start(self, devices: Sequence[Device]) -> None:
@@ -90,8 +102,9 @@ class NvmlMeter(Meter):
         self._sampler, self._own_sampler = self._power_sampler(devices), False
         if self._polled and self._sampler is None:
             polled = [d for d in devices if d.uuid in self._polled]
-            self._sampler = TelemetrySampler(polled, FALLBACK_INTERVAL_S, full=False,
-                                              edge_energy=False).start()
+            self._sampler = TelemetrySampler(
+                polled, FALLBACK_INTERVAL_S, full=False, edge_energy=False
+            ).start()
             self._own_sampler = True
         # Read again: the first read only found out which GPUs have a counter (and the
         # fallback sampler may have taken a moment to start); this one opens the window.
@@ -113,8 +126,10 @@ class NvmlMeter(Meter):
         for uuid, start_mj in self._counter_start.items():
             end_mj = counter_end[uuid]
             if end_mj is None or end_mj < start_mj:
-                notes.append(f"GPU {uuid}: the energy counter went backwards or stopped "
-                             f"answering (driver reset?); energy unknown")
+                notes.append(
+                    f"GPU {uuid}: the energy counter went backwards or stopped "
+                    f"answering (driver reset?); energy unknown"
+                )
                 continue
             gpu_j[uuid] = (end_mj - start_mj) / 1000.0
             methods[uuid] = "energy_counter"
@@ -123,14 +138,17 @@ class NvmlMeter(Meter):
         method = "+".join(sorted(set(methods.values()))) or "none"
         polled = [u for u, m in methods.items() if m == "power_integration"]
         if polled and self.section.method == "auto":
-            notes.append(f"no energy counter on {', '.join(polled)}: energy integrated from "
-                         f"power polled every {FALLBACK_INTERVAL_S * 1000:.0f} ms (trapezoids)")
+            notes.append(
+                f"no energy counter on {', '.join(polled)}: energy integrated from "
+                f"power polled every {FALLBACK_INTERVAL_S * 1000:.0f} ms (trapezoids)"
+            )
         return EnergyReading(
             meter=self.name,
             method=method,
             gpu_j=gpu_j if len(gpu_j) == len(self._readers) else None,
-            resolution_s=(COUNTER_RESOLUTION_S if not polled
-                          else max(COUNTER_RESOLUTION_S, self._interval())),
+            resolution_s=(
+                COUNTER_RESOLUTION_S if not polled else max(COUNTER_RESOLUTION_S, self._interval())
+            ),
             notes=tuple(notes),
             details={
                 "per_device_method": methods,
@@ -142,8 +160,14 @@ class NvmlMeter(Meter):
             },
         )
 
-    def _integrate(self, t0_ns: int, t1_ns: int, gpu_j: dict[str, float],
-                   methods: dict[str, str], notes: list[str]) -> dict[str, int]:
+    def _integrate(
+        self,
+        t0_ns: int,
+        t1_ns: int,
+        gpu_j: dict[str, float],
+        methods: dict[str, str],
+        notes: list[str],
+    ) -> dict[str, int]:
         samples: dict[str, int] = {}
         if not self._polled or self._sampler is None:
             return samples

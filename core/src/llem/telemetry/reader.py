@@ -36,8 +36,7 @@ class GpuReader:
     def power_w(self) -> float | None:
         if self.power_source == "instant_field":
             try:
-                values = self.lib.nvmlDeviceGetFieldValues(self.handle,
-                                                           [NVML_FI_DEV_POWER_INSTANT])
+                values = self.lib.nvmlDeviceGetFieldValues(self.handle, [NVML_FI_DEV_POWER_INSTANT])
                 milliwatts = field_value(values[0])
             except self.lib.NVMLError:
                 milliwatts = None
@@ -64,17 +63,18 @@ class GpuReader:
         memory = self._call("nvmlDeviceGetMemoryInfo", self.handle)
         util = self._call("nvmlDeviceGetUtilizationRates", self.handle)
         return {
-            "temperature_c": self._call("nvmlDeviceGetTemperature", self.handle,
-                                        NVML_TEMPERATURE_GPU),
+            "temperature_c": self._call(
+                "nvmlDeviceGetTemperature", self.handle, NVML_TEMPERATURE_GPU
+            ),
             "memory_used_bytes": None if memory is None else int(memory.used),
             "memory_total_bytes": None if memory is None else int(memory.total),
             "sm_util_pct": None if util is None else int(util.gpu),
             "mem_util_pct": None if util is None else int(util.memory),
             "sm_clock_mhz": self._call("nvmlDeviceGetClockInfo", self.handle, NVML_CLOCK_SM),
-            "mem_clock_mhz": self._call("nvmlDeviceGetClockInfo", self.handle,
-                                        NVML_CLOCK_MEM),
-            "clock_event_reasons": (None if self._reasons is None
-                                    else self._call(self._reasons, self.handle)),
+            "mem_clock_mhz": self._call("nvmlDeviceGetClockInfo", self.handle, NVML_CLOCK_MEM),
+            "clock_event_reasons": (
+                None if self._reasons is None else self._call(self._reasons, self.handle)
+            ),
         }
 
     def _call(self, function: str, *args: Any) -> Any:
@@ -101,8 +101,10 @@ class GpuReader:
             return None
 
     def _pick_reasons_function(self) -> str | None:
-        for name in ("nvmlDeviceGetCurrentClocksEventReasons",
-                     "nvmlDeviceGetCurrentClocksThrottleReasons"):
+        for name in (
+            "nvmlDeviceGetCurrentClocksEventReasons",
+            "nvmlDeviceGetCurrentClocksThrottleReasons",
+        ):
             if not hasattr(self.lib, name):
                 continue
             try:

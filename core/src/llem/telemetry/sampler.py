@@ -44,10 +44,18 @@ class TelemetrySampler:
     sample. ``announce`` makes it the ``active_sampler()`` while it runs.
     """
 
-    def __init__(self, devices: Sequence[Device], interval_s: float = 0.1, *,
-                 full: bool = True, edge_energy: bool = True, keep: bool = True,
-                 on_power: PowerCallback | None = None, power_every_s: float = 1.0,
-                 announce: bool = False) -> None:
+    def __init__(
+        self,
+        devices: Sequence[Device],
+        interval_s: float = 0.1,
+        *,
+        full: bool = True,
+        edge_energy: bool = True,
+        keep: bool = True,
+        on_power: PowerCallback | None = None,
+        power_every_s: float = 1.0,
+        announce: bool = False,
+    ) -> None:
         if interval_s <= 0:
             raise ValueError(f"interval_s must be > 0, got {interval_s}")
         self.devices = tuple(devices)

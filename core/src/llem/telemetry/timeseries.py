@@ -22,8 +22,7 @@ STATE_COLUMNS = (
     "mem_clock_mhz",
     "clock_event_reasons",
 )
-COLUMNS = ("t_ns", "gpu_uuid", "cuda_index", "nvml_index", "power_w", "energy_mj",
-           *STATE_COLUMNS)
+COLUMNS = ("t_ns", "gpu_uuid", "cuda_index", "nvml_index", "power_w", "energy_mj", *STATE_COLUMNS)
 
 
 class Timeseries:
@@ -35,8 +34,14 @@ class Timeseries:
     def __len__(self) -> int:
         return len(self.columns["t_ns"])
 
-    def append(self, device: Device, t_ns: int, power_w: float | None,
-               energy_mj: int | None, state: Mapping[str, Any]) -> None:
+    def append(
+        self,
+        device: Device,
+        t_ns: int,
+        power_w: float | None,
+        energy_mj: int | None,
+        state: Mapping[str, Any],
+    ) -> None:
         c = self.columns
         c["t_ns"].append(t_ns)
         c["gpu_uuid"].append(device.uuid)
@@ -53,8 +58,11 @@ class Timeseries:
     def rows(self, uuid: str, column: str) -> list[tuple[int, Any]]:
         """(t_ns, value) of one GPU where ``column`` has a value, in time order."""
         c = self.columns
-        out = [(t, v) for t, g, v in zip(c["t_ns"], c["gpu_uuid"], c[column], strict=True)
-               if g == uuid and v is not None]
+        out = [
+            (t, v)
+            for t, g, v in zip(c["t_ns"], c["gpu_uuid"], c[column], strict=True)
+            if g == uuid and v is not None
+        ]
         out.sort(key=lambda p: p[0])
         return out
 
@@ -68,12 +76,20 @@ class Timeseries:
         c = self.columns
         base = t0_ns if t0_ns is not None else (min(c["t_ns"]) if c["t_ns"] else 0)
         types = {
-            "t_ns": pa.int64(), "gpu_uuid": pa.string(), "cuda_index": pa.int32(),
-            "nvml_index": pa.int32(), "power_w": pa.float64(), "energy_mj": pa.int64(),
-            "temperature_c": pa.float64(), "memory_used_bytes": pa.int64(),
-            "memory_total_bytes": pa.int64(), "sm_util_pct": pa.float64(),
-            "mem_util_pct": pa.float64(), "sm_clock_mhz": pa.float64(),
-            "mem_clock_mhz": pa.float64(), "clock_event_reasons": pa.int64(),
+            "t_ns": pa.int64(),
+            "gpu_uuid": pa.string(),
+            "cuda_index": pa.int32(),
+            "nvml_index": pa.int32(),
+            "power_w": pa.float64(),
+            "energy_mj": pa.int64(),
+            "temperature_c": pa.float64(),
+            "memory_used_bytes": pa.int64(),
+            "memory_total_bytes": pa.int64(),
+            "sm_util_pct": pa.float64(),
+            "mem_util_pct": pa.float64(),
+            "sm_clock_mhz": pa.float64(),
+            "mem_clock_mhz": pa.float64(),
+            "clock_event_reasons": pa.int64(),
         }
         arrays = {"t_s": pa.array([(t - base) / 1e9 for t in c["t_ns"]], pa.float64())}
         arrays.update({name: pa.array(c[name], types[name]) for name in COLUMNS})

@@ -8,7 +8,7 @@ hooks.
 
 from __future__ import annotations
 
-from llem import hookimpl
+from llem.plugin import hookimpl
 
 
 @hookimpl

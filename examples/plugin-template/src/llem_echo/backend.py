@@ -12,7 +12,7 @@ import time
 from collections.abc import Sequence
 
 import attrs
-from llem import Backend, Device, Problem, Request, RequestRecord
+from llem.plugin import Backend, Device, Problem, Request, RequestRecord
 
 
 def _non_negative(_inst: object, attr: attrs.Attribute, value: float) -> None:

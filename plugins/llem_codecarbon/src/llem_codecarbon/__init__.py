@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from llem import hookimpl
+from llem.plugin import hookimpl
 
 
 @hookimpl

@@ -64,8 +64,10 @@ def estimate(energy_j: float, carbon: Any) -> tuple[float, dict] | None:
         _report(str(exc))
         return None
     except Exception as exc:  # a CO2 estimate must never cost the measured result
-        _report(f"co2_kg is null: codecarbon's carbon-intensity lookup failed: "
-                f"{type(exc).__name__}: {exc}")
+        _report(
+            f"co2_kg is null: codecarbon's carbon-intensity lookup failed: "
+            f"{type(exc).__name__}: {exc}"
+        )
         return None
     return energy_j / JOULES_PER_KWH * intensity.g_per_kwh / 1000.0, intensity.details()
 
@@ -120,10 +122,18 @@ def _intensity(data: Any, geo: Any, located: str) -> Intensity:
     name = entry["country_name"] if entry else geo.country_name
     if entry is None:
         world = data.get_carbon_intensity_per_source_data()["world_average"]
-        _report(f"carbon.country_iso_code {code!r} is not in codecarbon's data: the world "
-                "average intensity is used; check the ISO 3166-1 alpha-3 code")
-        return Intensity(float(world), f"codecarbon {version} world average (it has no data "
-                         f"for country {code!r})", code, name, geo.region, located)
+        _report(
+            f"carbon.country_iso_code {code!r} is not in codecarbon's data: the world "
+            "average intensity is used; check the ISO 3166-1 alpha-3 code"
+        )
+        return Intensity(
+            float(world),
+            f"codecarbon {version} world average (it has no data for country {code!r})",
+            code,
+            name,
+            geo.region,
+            located,
+        )
     country_g = emissions.get_country_emissions(one_kwh, geo) * 1000.0
     year = entry.get("year")
     source = f"codecarbon {version} energy mix of {name}" + (f" ({year})" if year else "")
@@ -133,8 +143,14 @@ def _intensity(data: Any, geo: Any, located: str) -> Intensity:
         except Exception:
             regional_g = None
         if regional_g is not None and regional_g != country_g:
-            return Intensity(regional_g, f"codecarbon {version} regional data for "
-                             f"{geo.region!r} ({name})", code, name, geo.region, located)
+            return Intensity(
+                regional_g,
+                f"codecarbon {version} regional data for {geo.region!r} ({name})",
+                code,
+                name,
+                geo.region,
+                located,
+            )
     if geo.region:
         source += f"; no regional data for {geo.region!r}, country value used"
     return Intensity(country_g, source, code, name, geo.region, located)

@@ -22,8 +22,15 @@ from collections.abc import Sequence
 from typing import Any
 
 import structlog
-from llem.errors import PluginError, PreflightError
-from llem.interfaces import Availability, Device, EnergyReading, Meter, Unavailable
+from llem.plugin import (
+    Availability,
+    Device,
+    EnergyReading,
+    Meter,
+    PluginError,
+    PreflightError,
+    Unavailable,
+)
 
 from llem_codecarbon.config import CodecarbonConfig
 from llem_codecarbon.library import import_codecarbon, version_problem
@@ -81,8 +88,11 @@ class CodeCarbonMeter(Meter):
             )
         self._tracker = tracker
         self._devices = tuple(devices)
-        log.info("codecarbon.prepared", gpu_ids=[d.nvml_index for d in devices],
-                 tracker=type(tracker).__name__)
+        log.info(
+            "codecarbon.prepared",
+            gpu_ids=[d.nvml_index for d in devices],
+            tracker=type(tracker).__name__,
+        )
 
     def start(self, devices: Sequence[Device]) -> None:
         if self._task is not None:
@@ -102,8 +112,7 @@ class CodeCarbonMeter(Meter):
                 "codecarbon meter: codecarbon returned no measurement for the window. Fix: "
                 "set codecarbon.log_level: warning to see codecarbon's reason"
             )
-        return build_reading(data, devices=self._devices, section=self.section,
-                             carbon=self.carbon)
+        return build_reading(data, devices=self._devices, section=self.section, carbon=self.carbon)
 
     def _inspect(self, devices: Sequence[Device]) -> None:
         if self.missing_requirement():
@@ -111,8 +120,9 @@ class CodeCarbonMeter(Meter):
         try:
             import_codecarbon(self.section.log_level)
         except Exception as exc:
-            raise Unavailable(f"importing codecarbon failed: {type(exc).__name__}: {exc}",
-                              INSTALL_FIX) from exc
+            raise Unavailable(
+                f"importing codecarbon failed: {type(exc).__name__}: {exc}", INSTALL_FIX
+            ) from exc
         problem = version_problem()
         if problem:
             raise Unavailable(problem, "pip install -U 'codecarbon>=3'")
@@ -171,10 +181,13 @@ def _check_gpus(devices: Sequence[Device]) -> None:
             "put nvidia-smi on PATH, or choose energy.meter: nvml or zeus",
         )
     if not cc_gpu.PYNVML_AVAILABLE:
-        raise Unavailable("codecarbon could not initialise NVML (pynvml) when imported",
-                          "install the NVIDIA driver and nvidia-ml-py")
-    by_index = {info["gpu_index"]: info["uuid"]
-                for info in cc_gpu.AllGPUDevices().get_gpu_static_info()}
+        raise Unavailable(
+            "codecarbon could not initialise NVML (pynvml) when imported",
+            "install the NVIDIA driver and nvidia-ml-py",
+        )
+    by_index = {
+        info["gpu_index"]: info["uuid"] for info in cc_gpu.AllGPUDevices().get_gpu_static_info()
+    }
     for device in devices:
         seen = by_index.get(device.nvml_index)
         if seen != device.uuid:

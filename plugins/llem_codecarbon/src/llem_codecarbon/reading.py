@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from llem.interfaces import Device, EnergyReading
+from llem.plugin import Device, EnergyReading
 
 from llem_codecarbon.config import CodecarbonConfig
 from llem_codecarbon.intensity import FALLBACK_LOCATION, NO_LOCATION
@@ -98,19 +98,25 @@ def cpu_method(section: CodecarbonConfig) -> str:
     from codecarbon.core.util import is_linux_os
     from codecarbon.external.hardware import POWER_CONSTANT
 
-    formula = "power = TDP x (0.1 + 0.9 x load^3)" if section.tracking_mode == "machine" \
+    formula = (
+        "power = TDP x (0.1 + 0.9 x load^3)"
+        if section.tracking_mode == "machine"
         else "power = TDP x the worker's share of CPU time"
+    )
     if section.force_cpu_power_w is not None:
-        return (f"estimate from CPU load ({formula}) with TDP {section.force_cpu_power_w} W "
-                "from codecarbon.force_cpu_power_w")
+        return (
+            f"estimate from CPU load ({formula}) with TDP {section.force_cpu_power_w} W "
+            "from codecarbon.force_cpu_power_w"
+        )
     if is_linux_os() and cc_cpu.is_rapl_available():
         return "measured: RAPL package energy counters (codecarbon intel_rapl mode)"
     tdp = get_cached_tdp(cc_cpu)
     if tdp.tdp:
         source = f"TDP {tdp.tdp} W per socket for {tdp.model!r} from codecarbon's CPU table"
     else:
-        source = (f"{tdp.model!r} is not in codecarbon's CPU table: its generic "
-                  f"{POWER_CONSTANT} W TDP")
+        source = (
+            f"{tdp.model!r} is not in codecarbon's CPU table: its generic {POWER_CONSTANT} W TDP"
+        )
     return f"estimate from CPU load ({formula}); {source}"
 
 
@@ -124,10 +130,16 @@ def _co2(data: Any, carbon: Any) -> tuple[float | None, str | None]:
     if not carbon.country_iso_code and not carbon.online:
         return None, NO_LOCATION
     if _online(carbon):
-        located = (data.country_iso_code, (data.region or "").lower(), data.latitude,
-                   data.longitude)
+        located = (
+            data.country_iso_code,
+            (data.region or "").lower(),
+            data.latitude,
+            data.longitude,
+        )
         if located == FALLBACK_LOCATION:
-            return None, ("co2_kg is null: codecarbon could not locate this machine online "
-                          "and fell back to its default (Canada/Quebec); set "
-                          "carbon.country_iso_code instead")
+            return None, (
+                "co2_kg is null: codecarbon could not locate this machine online "
+                "and fell back to its default (Canada/Quebec); set "
+                "carbon.country_iso_code instead"
+            )
     return float(data.emissions), None

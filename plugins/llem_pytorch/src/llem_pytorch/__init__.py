@@ -7,7 +7,7 @@ loads or generates.
 
 from __future__ import annotations
 
-from llem import hookimpl
+from llem.plugin import hookimpl
 
 
 @hookimpl

@@ -21,9 +21,16 @@ from collections.abc import Sequence
 from typing import Any
 
 import structlog
-from llem.config.model import ExperimentConfig, GenerationConfig
-from llem.errors import PreflightError
-from llem.interfaces import Backend, Device, Problem, Request, RequestRecord
+from llem.plugin import (
+    Backend,
+    Device,
+    ExperimentConfig,
+    GenerationConfig,
+    PreflightError,
+    Problem,
+    Request,
+    RequestRecord,
+)
 
 from llem_pytorch import build, model_source, preflight
 from llem_pytorch.config import PytorchConfig
@@ -73,8 +80,9 @@ class PytorchBackend(Backend):
         section: PytorchConfig = self.section
         source = model_source.resolve(cfg.model)
         dtype = build.torch_dtype(cfg.precision)
-        self.cuda_indices = (tuple(d.cuda_index for d in devices)
-                             if torch.cuda.is_available() else ())
+        self.cuda_indices = (
+            tuple(d.cuda_index for d in devices) if torch.cuda.is_available() else ()
+        )
         self.device = torch.device(f"cuda:{self.cuda_indices[0]}" if self.cuda_indices else "cpu")
         if section.cpu_threads is not None:
             torch.set_num_threads(section.cpu_threads)
@@ -84,8 +92,9 @@ class PytorchBackend(Backend):
             if len(self.cuda_indices) > 1:
                 self.model = build.random_model_sharded(config, dtype, self.cuda_indices, section)
             else:
-                self.model = build.random_model(config, dtype, self.device,
-                                                section.attn_implementation)
+                self.model = build.random_model(
+                    config, dtype, self.device, section.attn_implementation
+                )
         else:
             self.model = build.pretrained_model(source, dtype, self.cuda_indices, section)
         self.model.eval()
@@ -94,11 +103,18 @@ class PytorchBackend(Backend):
         self.vocab_size = build.vocab_size(self.model.config)
         self.num_parameters = build.count_parameters(self.model)
         self.eos_ids, self.pad_id = build.special_ids(
-            self.model.generation_config, self.model.config, self.tokenizer)
+            self.model.generation_config, self.model.config, self.tokenizer
+        )
         self._neutral_generation_defaults()
-        log.info("pytorch.loaded", model=cfg.model, weights=cfg.weights, dtype=str(dtype),
-                 device=str(self.device), parameters=self.num_parameters,
-                 tokenizer=self.tokenizer is not None)
+        log.info(
+            "pytorch.loaded",
+            model=cfg.model,
+            weights=cfg.weights,
+            dtype=str(dtype),
+            device=str(self.device),
+            parameters=self.num_parameters,
+            tokenizer=self.tokenizer is not None,
+        )
 
     def _neutral_generation_defaults(self) -> None:
         """Drop the model's own generation defaults (a pretrained generation_config.json
@@ -116,10 +132,12 @@ class PytorchBackend(Backend):
 
         try:
             return AutoTokenizer.from_pretrained(
-                source.tokenizer, **model_source.hub_kwargs(section.from_pretrained_kwargs))
+                source.tokenizer, **model_source.hub_kwargs(section.from_pretrained_kwargs)
+            )
         except Exception as exc:  # token-id workloads still run; text ones fail clearly
             self.no_tokenizer_reason = model_source.unreachable_message(
-                source.model_id, "tokenizer", exc)
+                source.model_id, "tokenizer", exc
+            )
             log.warning("pytorch.no_tokenizer", model=source.model_id, reason=str(exc)[:200])
             return None
 
@@ -136,14 +154,13 @@ class PytorchBackend(Backend):
         records: list[RequestRecord] = []
         with torch.inference_mode():
             for start in range(0, len(requests), size):
-                records.extend(self._batch(requests[start:start + size], gen))
+                records.extend(self._batch(requests[start : start + size], gen))
         return records
 
     def _check_prompts(self, requests: Sequence[Request]) -> None:
         if self.tokenizer is None and any(r.input_ids is None for r in requests):
             raise PreflightError(
-                f"text prompts need a tokenizer and this model has none: "
-                f"{self.no_tokenizer_reason}"
+                f"text prompts need a tokenizer and this model has none: {self.no_tokenizer_reason}"
             )
 
     def _batch(self, batch: Sequence[Request], gen: GenerationConfig) -> list[RequestRecord]:
@@ -157,11 +174,12 @@ class PytorchBackend(Backend):
         max_new = max(r.max_new_tokens for r in batch)
         clock = StepClock()
         out = self.model.generate(
-            input_ids=input_ids, attention_mask=attention_mask,
+            input_ids=input_ids,
+            attention_mask=attention_mask,
             generation_config=self._generation_config(gen, max_new),
             streamer=clock,
         )
-        new = out[:, input_ids.shape[1]:].tolist()
+        new = out[:, input_ids.shape[1] :].tolist()
         steps = clock.step_ns
         if len(steps) != len(new[0]):
             raise RuntimeError(f"step clock saw {len(steps)} steps for {len(new[0])} new tokens")
@@ -170,11 +188,18 @@ class PytorchBackend(Backend):
             n = self._output_length(row, gen)
             if self.keep_outputs:
                 self.outputs[request.id] = tuple(row[:n])
-            records.append(RequestRecord(
-                request_id=request.id, input_tokens=len(prompt), output_tokens=n,
-                t_submit_ns=t_submit, t_first_token_ns=steps[0], t_end_ns=steps[n - 1],
-                token_times_ns=tuple(steps[:n]), timing_source=TIMING_SOURCE,
-            ))
+            records.append(
+                RequestRecord(
+                    request_id=request.id,
+                    input_tokens=len(prompt),
+                    output_tokens=n,
+                    t_submit_ns=t_submit,
+                    t_first_token_ns=steps[0],
+                    t_end_ns=steps[n - 1],
+                    token_times_ns=tuple(steps[:n]),
+                    timing_source=TIMING_SOURCE,
+                )
+            )
         return records
 
     def _token_ids(self, request: Request) -> list[int]:
@@ -193,8 +218,10 @@ class PytorchBackend(Backend):
             rows.append(pad + x if left else x + pad)
             ones, zeros = [1] * len(x), [0] * (width - len(x))
             masks.append(zeros + ones if left else ones + zeros)
-        return (torch.tensor(rows, dtype=torch.long, device=self.device),
-                torch.tensor(masks, dtype=torch.long, device=self.device))
+        return (
+            torch.tensor(rows, dtype=torch.long, device=self.device),
+            torch.tensor(masks, dtype=torch.long, device=self.device),
+        )
 
     def _generation_config(self, gen: GenerationConfig, max_new: int) -> Any:
         from transformers import CompileConfig

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import structlog
-from llem.errors import PreflightError
+from llem.plugin import PreflightError
 
 from llem_pytorch.config import PytorchConfig
 from llem_pytorch.model_source import ModelSource, unreachable_message
@@ -45,8 +45,9 @@ def random_model(config: Any, dtype: Any, device: Any, attn: str | None) -> Any:
         return AutoModelForCausalLM.from_config(config, **kwargs)
 
 
-def random_model_sharded(config: Any, dtype: Any, cuda_indices: Sequence[int],
-                         section: PytorchConfig) -> Any:
+def random_model_sharded(
+    config: Any, dtype: Any, cuda_indices: Sequence[int], section: PytorchConfig
+) -> Any:
     """Random weights spread over several GPUs with accelerate (see the module doc)."""
     from accelerate import dispatch_model, infer_auto_device_map
 
@@ -77,8 +78,9 @@ def materialize(model: Any, placement: dict[str, Any]) -> Any:
     return model
 
 
-def pretrained_model(source: ModelSource, dtype: Any, cuda_indices: Sequence[int],
-                     section: PytorchConfig) -> Any:
+def pretrained_model(
+    source: ModelSource, dtype: Any, cuda_indices: Sequence[int], section: PytorchConfig
+) -> Any:
     """``from_pretrained`` onto the experiment's GPUs (or the CPU when there are none)."""
     import importlib.util
 
@@ -141,6 +143,7 @@ def special_ids(generation_config: Any, config: Any, tokenizer: Any) -> tuple[tu
     Without any pad id the first eos id pads (padding is masked out; its value only
     fills the tensor), and 0 when there is no eos either.
     """
+
     def ids(value: Any) -> tuple[int, ...]:
         if value is None:
             return ()

@@ -1,6 +1,6 @@
 """Where a model's architecture and tokenizer come from, for each kind of model id.
 
-- ``builtin:<name>``: the architecture from the core catalogue (``llem.models``); only
+- ``builtin:<name>``: the architecture from the core catalogue (``llem.architectures``); only
   ``builtin:tiny-llama`` has a tokenizer, shipped as package data of this plugin.
   Built-in models have no weights: they need ``weights: random``.
 - a local directory: its ``config.json`` (and its tokenizer files if present).
@@ -19,8 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-from llem import models
-from llem.errors import ConfigError, PreflightError
+from llem.plugin import ConfigError, PreflightError, architectures
 
 # builtin name -> package-data directory holding its tokenizer files
 SHIPPED_TOKENIZERS = {"tiny-llama": ("data", "tiny-llama")}
@@ -42,17 +41,20 @@ class ModelSource:
 
 def resolve(model_id: str) -> ModelSource:
     """Classify ``model_id``; raises ConfigError for an unknown built-in name."""
-    name = models.builtin_name(model_id)
+    name = architectures.builtin_name(model_id)
     if name is not None:
-        if name not in models.builtin_names():
+        if name not in architectures.builtin_names():
             raise ConfigError(
                 f"model {model_id!r}: no built-in model named {name!r}; built-in models are "
-                + ", ".join(models.BUILTIN_PREFIX + n for n in models.builtin_names())
+                + ", ".join(architectures.BUILTIN_PREFIX + n for n in architectures.builtin_names())
             )
         if name in SHIPPED_TOKENIZERS:
             return ModelSource(model_id, "builtin", None, str(shipped_tokenizer_dir(name)))
         return ModelSource(
-            model_id, "builtin", None, None,
+            model_id,
+            "builtin",
+            None,
+            None,
             f"{model_id} ships no tokenizer (its weights are random), so it runs on token "
             f"ids only; use dataset.source: synthetic, or builtin:tiny-llama for text",
         )
@@ -66,7 +68,10 @@ def resolve(model_id: str) -> ModelSource:
         if any((path / f).is_file() for f in TOKENIZER_FILES):
             return ModelSource(model_id, "local", str(path), str(path))
         return ModelSource(
-            model_id, "local", str(path), None,
+            model_id,
+            "local",
+            str(path),
+            None,
             f"{path} holds no tokenizer files ({', '.join(TOKENIZER_FILES)}); save one there "
             f"or use dataset.source: synthetic (token ids)",
         )
@@ -90,7 +95,7 @@ def architecture(source: ModelSource, from_pretrained_kwargs: Mapping[str, Any])
     """The transformers config of ``source`` (no weights are read)."""
     from transformers import AutoConfig
 
-    arch = models.load_architecture(source.model_id)
+    arch = architectures.load_architecture(source.model_id)
     if arch is not None:
         arch = dict(arch)
         model_type = arch.pop("model_type")
@@ -103,7 +108,7 @@ def architecture(source: ModelSource, from_pretrained_kwargs: Mapping[str, Any])
 
 def unreachable_message(model_id: str, what: str, exc: BaseException) -> str:
     detail = " ".join(str(exc).split())[:300].rstrip(". ")
-    builtins = ", ".join(models.BUILTIN_PREFIX + n for n in models.builtin_names())
+    builtins = ", ".join(architectures.BUILTIN_PREFIX + n for n in architectures.builtin_names())
     return (
         f"the {what} of model {model_id!r} could not be loaded: {type(exc).__name__}: "
         f"{detail}. Fix: make the Hugging Face hub reachable (and log in for gated models), "

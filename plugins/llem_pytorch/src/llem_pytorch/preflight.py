@@ -10,8 +10,7 @@ from __future__ import annotations
 import importlib.util
 from typing import Any
 
-from llem.errors import LlemError
-from llem.interfaces import Problem
+from llem.plugin import LlemError, Problem
 
 from llem_pytorch import model_source
 from llem_pytorch.config import PytorchConfig
@@ -52,24 +51,30 @@ def _source_problems(cfg: Any, found: list[Problem]) -> model_source.ModelSource
         found.append(Problem(str(exc)))
         return None
     if source.kind == "builtin" and cfg.weights == "pretrained":
-        found.append(Problem(
-            f"model {cfg.model} is a built-in architecture without weights",
-            "set weights: random (the architecture is built with random weights)",
-        ))
+        found.append(
+            Problem(
+                f"model {cfg.model} is a built-in architecture without weights",
+                "set weights: random (the architecture is built with random weights)",
+            )
+        )
     if source.kind == "local" and cfg.weights == "pretrained":
         files = [p.name for p in _iterdir(source.path)]
         if not any(name.endswith(WEIGHT_SUFFIXES) for name in files):
-            found.append(Problem(
-                f"model directory {source.path} holds no weight files "
-                f"({', '.join('*' + s for s in WEIGHT_SUFFIXES)})",
-                "save the weights there, or set weights: random to measure the architecture",
-            ))
+            found.append(
+                Problem(
+                    f"model directory {source.path} holds no weight files "
+                    f"({', '.join('*' + s for s in WEIGHT_SUFFIXES)})",
+                    "save the weights there, or set weights: random to measure the architecture",
+                )
+            )
     if cfg.dataset.source != "synthetic" and source.tokenizer is None:
-        found.append(Problem(
-            f"dataset.source {cfg.dataset.source} gives text prompts, which need a tokenizer: "
-            f"{source.no_tokenizer_reason}",
-            "use dataset.source: synthetic, or a model with a tokenizer",
-        ))
+        found.append(
+            Problem(
+                f"dataset.source {cfg.dataset.source} gives text prompts, which need a tokenizer: "
+                f"{source.no_tokenizer_reason}",
+                "use dataset.source: synthetic, or a model with a tokenizer",
+            )
+        )
     return source
 
 
@@ -88,80 +93,114 @@ def _device_problems(cfg: Any, found: list[Problem]) -> tuple[int, ...]:
     count = torch.cuda.device_count()
     bad = [i for i in cfg.devices if i < 0 or i >= count]
     if bad:
-        found.append(Problem(
-            f"devices {list(bad)} do not exist: this process sees {count} CUDA device(s) "
-            f"(0..{count - 1})",
-            "set devices to existing CUDA indices (they count after CUDA_VISIBLE_DEVICES)",
-        ))
+        found.append(
+            Problem(
+                f"devices {list(bad)} do not exist: this process sees {count} CUDA device(s) "
+                f"(0..{count - 1})",
+                "set devices to existing CUDA indices (they count after CUDA_VISIBLE_DEVICES)",
+            )
+        )
     return tuple(cfg.devices)
 
 
-def _feature_problems(cfg: Any, section: PytorchConfig, on_gpu: bool,
-                      found: list[Problem]) -> None:
+def _feature_problems(cfg: Any, section: PytorchConfig, on_gpu: bool, found: list[Problem]) -> None:
     where = "a CUDA GPU, and this machine has none (torch.cuda.is_available() is False)"
     if section.quantization is not None:
         if importlib.util.find_spec("bitsandbytes") is None:
-            found.append(Problem(
-                f"pytorch.quantization {section.quantization} needs bitsandbytes, which is "
-                "not installed", "pip install bitsandbytes"))
+            found.append(
+                Problem(
+                    f"pytorch.quantization {section.quantization} needs bitsandbytes, which is "
+                    "not installed",
+                    "pip install bitsandbytes",
+                )
+            )
         if not on_gpu:
-            found.append(Problem(f"pytorch.quantization {section.quantization} needs {where}",
-                                 "run on a GPU machine, or remove pytorch.quantization"))
+            found.append(
+                Problem(
+                    f"pytorch.quantization {section.quantization} needs {where}",
+                    "run on a GPU machine, or remove pytorch.quantization",
+                )
+            )
         if cfg.weights == "random":
-            found.append(Problem(
-                "pytorch.quantization needs weights: pretrained (bitsandbytes quantises "
-                "weights while loading them; random weights are never loaded)",
-                "set weights: pretrained, or remove pytorch.quantization",
-            ))
+            found.append(
+                Problem(
+                    "pytorch.quantization needs weights: pretrained (bitsandbytes quantises "
+                    "weights while loading them; random weights are never loaded)",
+                    "set weights: pretrained, or remove pytorch.quantization",
+                )
+            )
     if section.attn_implementation == "flash_attention_2":
         if importlib.util.find_spec("flash_attn") is None:
-            found.append(Problem(
-                "pytorch.attn_implementation flash_attention_2 needs the flash-attn package",
-                "pip install flash-attn --no-build-isolation"))
+            found.append(
+                Problem(
+                    "pytorch.attn_implementation flash_attention_2 needs the flash-attn package",
+                    "pip install flash-attn --no-build-isolation",
+                )
+            )
         if not on_gpu:
-            found.append(Problem(f"flash_attention_2 needs {where}",
-                                 "use attn_implementation: sdpa"))
+            found.append(
+                Problem(f"flash_attention_2 needs {where}", "use attn_implementation: sdpa")
+            )
         if cfg.precision == "fp32":
-            found.append(Problem("flash_attention_2 supports fp16 and bf16 only, not fp32",
-                                 "set precision: bf16 (or fp16), or attn_implementation: sdpa"))
+            found.append(
+                Problem(
+                    "flash_attention_2 supports fp16 and bf16 only, not fp32",
+                    "set precision: bf16 (or fp16), or attn_implementation: sdpa",
+                )
+            )
     spread = section.device_map is not None or len(cfg.devices) > 1
     if spread and on_gpu and importlib.util.find_spec("accelerate") is None:
-        found.append(Problem(
-            "placing a model over several GPUs (pytorch.device_map, or more than one entry "
-            "in devices) needs accelerate", "pip install accelerate"))
+        found.append(
+            Problem(
+                "placing a model over several GPUs (pytorch.device_map, or more than one entry "
+                "in devices) needs accelerate",
+                "pip install accelerate",
+            )
+        )
     if section.torch_compile:
         if not on_gpu:
-            found.append(Problem(
-                f"pytorch.torch_compile: transformers compiles the decode step only on {where}",
-                "set pytorch.torch_compile: false on this machine",
-            ))
+            found.append(
+                Problem(
+                    f"pytorch.torch_compile: transformers compiles the decode step only on {where}",
+                    "set pytorch.torch_compile: false on this machine",
+                )
+            )
         if cfg.warmup.runs < 1:
-            found.append(Problem(
-                "pytorch.torch_compile with warmup.runs: 0 would put compilation inside the "
-                "measurement window", "set warmup.runs to 1 or more",
-            ))
+            found.append(
+                Problem(
+                    "pytorch.torch_compile with warmup.runs: 0 would put compilation inside the "
+                    "measurement window",
+                    "set warmup.runs to 1 or more",
+                )
+            )
 
 
-def _memory_problems(cfg: Any, section: PytorchConfig, source: model_source.ModelSource,
-                     cuda_indices: tuple[int, ...]) -> list[Problem]:
+def _memory_problems(
+    cfg: Any,
+    section: PytorchConfig,
+    source: model_source.ModelSource,
+    cuda_indices: tuple[int, ...],
+) -> list[Problem]:
     """Weights + KV cache of one batch against the devices' memory (local configs only)."""
     import torch
-    from llem import models
+    from llem.plugin import architectures
 
-    arch = models.load_architecture(cfg.model)
+    arch = architectures.load_architecture(cfg.model)
     if arch is None:  # hub model: knowing its size would need the network
         return []
     need = estimate_bytes(cfg, section, source)
     have = sum(torch.cuda.get_device_properties(i).total_memory for i in cuda_indices)
     if need <= have:
         return []
-    return [Problem(
-        f"{cfg.model} at {section.quantization or cfg.precision} needs about "
-        f"{need / 2**30:.1f} GiB (weights + KV cache of a batch of {section.batch_size}), "
-        f"more than the {have / 2**30:.1f} GiB of devices {list(cuda_indices)}",
-        "use a smaller pytorch.batch_size or generation length, 8/4-bit quantization, "
-        "fp16/bf16 instead of fp32, or more devices",
-    )]
+    return [
+        Problem(
+            f"{cfg.model} at {section.quantization or cfg.precision} needs about "
+            f"{need / 2**30:.1f} GiB (weights + KV cache of a batch of {section.batch_size}), "
+            f"more than the {have / 2**30:.1f} GiB of devices {list(cuda_indices)}",
+            "use a smaller pytorch.batch_size or generation length, 8/4-bit quantization, "
+            "fp16/bf16 instead of fp32, or more devices",
+        )
+    ]
 
 
 def estimate_bytes(cfg: Any, section: PytorchConfig, source: model_source.ModelSource) -> float:

@@ -6,7 +6,7 @@ the hook; tensorrt_llm itself only inside the worker.
 
 from __future__ import annotations
 
-from llem import hookimpl
+from llem.plugin import hookimpl
 
 
 @hookimpl

@@ -17,11 +17,18 @@ from pathlib import Path
 from typing import Any
 
 import structlog
-from llem.config.model import ExperimentConfig, GenerationConfig
-from llem.errors import ExperimentFailed
-from llem.interfaces import Backend, Device, Problem, Request, RequestRecord
-from llem.measure.clock import offset_ns
-from llem.telemetry.devices import VisibleDevices
+from llem.plugin import (
+    Backend,
+    Device,
+    ExperimentConfig,
+    ExperimentFailed,
+    GenerationConfig,
+    Problem,
+    Request,
+    RequestRecord,
+    VisibleDevices,
+    offset_ns,
+)
 
 from llem_trtllm import engine_cache
 from llem_trtllm.config import TrtllmConfig
@@ -58,20 +65,32 @@ class TrtllmBackend(Backend):
     def preflight(self, cfg: ExperimentConfig) -> list[Problem]:
         problems: list[Problem] = []
         if self.missing_requirement():
-            problems.append(Problem(MISSING, "see https://nvidia.github.io/TensorRT-LLM/"
-                                             "installation/ or use backend: vllm / pytorch"))
+            problems.append(
+                Problem(
+                    MISSING,
+                    "see https://nvidia.github.io/TensorRT-LLM/"
+                    "installation/ or use backend: vllm / pytorch",
+                )
+            )
         world, n = self.section.world_size, len(cfg.devices)
         if world != n:
-            problems.append(Problem(
-                f"trtllm.tensor_parallel_size x pipeline_parallel_size = {world}, but devices "
-                f"lists {n} GPU(s) {list(cfg.devices)}",
-                f"set devices to {world} GPU(s), e.g. devices: {list(range(world))}, or "
-                f"trtllm.tensor_parallel_size: {n}"))
+            problems.append(
+                Problem(
+                    f"trtllm.tensor_parallel_size x pipeline_parallel_size = {world}, but devices "
+                    f"lists {n} GPU(s) {list(cfg.devices)}",
+                    f"set devices to {world} GPU(s), e.g. devices: {list(range(world))}, or "
+                    f"trtllm.tensor_parallel_size: {n}",
+                )
+            )
         problems += model_problems(cfg.model, cfg.weights)
         if cfg.dataset.source != "synthetic" and not has_tokenizer(cfg.model):
-            problems.append(Problem(
-                f"dataset.source {cfg.dataset.source!r} gives text prompts, but {cfg.model} "
-                f"has no tokenizer", "use dataset.source: synthetic or a model with one"))
+            problems.append(
+                Problem(
+                    f"dataset.source {cfg.dataset.source!r} gives text prompts, but {cfg.model} "
+                    f"has no tokenizer",
+                    "use dataset.source: synthetic or a model with one",
+                )
+            )
         return problems
 
     def load(self, cfg: ExperimentConfig, devices: Sequence[Device]) -> None:
@@ -99,17 +118,26 @@ class TrtllmBackend(Backend):
         self.vocab_size = int(arch.get("vocab_size") or self.llm.tokenizer.vocab_size)
         self._end_id = source.eos_token_id if source.eos_token_id is not None else -1
         self.load_details = {
-            "tensorrt_llm_version": version, "flow": plan.flow,
-            "import_s": started - t0, "engine_start_s": ready - started,
+            "tensorrt_llm_version": version,
+            "flow": plan.flow,
+            "import_s": started - t0,
+            "engine_start_s": ready - started,
             "cuda_visible_devices": self._visible.value,
-            "llm_kwargs": {k: v for k, v in plan.kwargs.items()
-                           if isinstance(v, (int, float, str, bool, type(None)))},
+            "llm_kwargs": {
+                k: v
+                for k, v in plan.kwargs.items()
+                if isinstance(v, (int, float, str, bool, type(None)))
+            },
         }
         if cache is not None:
             self.load_details["engine_cache"] = cache
             self.engine_cache_path = cache["path"]
-        log.info("trtllm.engine_started", flow=plan.flow, engine_start_s=round(ready - started, 3),
-                 engine_cache=cache)
+        log.info(
+            "trtllm.engine_started",
+            flow=plan.flow,
+            engine_start_s=round(ready - started, 3),
+            engine_cache=cache,
+        )
 
     def _kwargs(self, trt: Any, plan: EnginePlan, **override: Any) -> dict[str, Any]:
         from tensorrt_llm.llmapi import KvCacheConfig, QuantAlgo, QuantConfig
@@ -119,19 +147,29 @@ class TrtllmBackend(Backend):
             kwargs["quant_config"] = QuantConfig(quant_algo=QuantAlgo(plan.quant_algo))
         return kwargs
 
-    def _engine_flow(self, trt: Any, plan: EnginePlan, cfg: ExperimentConfig,
-                     source: ModelSource, version: str) -> tuple[Any, dict[str, Any]]:
+    def _engine_flow(
+        self, trt: Any, plan: EnginePlan, cfg: ExperimentConfig, source: ModelSource, version: str
+    ) -> tuple[Any, dict[str, Any]]:
         from tensorrt_llm._tensorrt_engine import LLM as TrtLLM
 
         cache_dir = Path(self.section.engine_cache_dir or engine_cache.default_cache_dir())
-        inputs = engine_cache.key_inputs(cfg.model, source.fingerprint(cfg.weights),
-                                         cfg.weights, plan.dtype, self.section, version)
+        inputs = engine_cache.key_inputs(
+            cfg.model,
+            source.fingerprint(cfg.weights),
+            cfg.weights,
+            plan.dtype,
+            self.section,
+            version,
+        )
         key = engine_cache.engine_key(inputs)
         path = engine_cache.engine_dir(cache_dir.expanduser(), cfg.model, key)
         info: dict[str, Any] = {"path": str(path), "key": key}
         if engine_cache.is_complete(path):
-            runtime = {k: v for k, v in plan.kwargs.items()
-                       if k in ("skip_tokenizer_init", "return_perf_metrics")}
+            runtime = {
+                k: v
+                for k, v in plan.kwargs.items()
+                if k in ("skip_tokenizer_init", "return_perf_metrics")
+            }
             if source.has_tokenizer and Path(source.model).is_dir():
                 runtime["tokenizer"] = source.model
             kv = self._kwargs(trt, plan)["kv_cache_config"]
@@ -150,18 +188,25 @@ class TrtllmBackend(Backend):
         from tensorrt_llm import SamplingParams
 
         prompts = [prompt_for(r) for r in requests]
-        params = [SamplingParams(**sampling_kwargs(r, gen, end_id=self._end_id,
-                                                   perf_metrics=self.section.request_metrics))
-                  for r in requests]
+        params = [
+            SamplingParams(
+                **sampling_kwargs(
+                    r, gen, end_id=self._end_id, perf_metrics=self.section.request_metrics
+                )
+            )
+            for r in requests
+        ]
         offset = offset_ns(steady_now_ns())
         t0 = time.perf_counter_ns()
         outputs = self.llm.generate(prompts, params, use_tqdm=False)
         t1 = time.perf_counter_ns()
         if len(outputs) != len(requests):
-            raise ExperimentFailed(f"TensorRT-LLM returned {len(outputs)} outputs for "
-                                   f"{len(requests)} requests")
-        records = [record_from_output(r, o, offset, t0, t1)
-                   for r, o in zip(requests, outputs, strict=True)]
+            raise ExperimentFailed(
+                f"TensorRT-LLM returned {len(outputs)} outputs for {len(requests)} requests"
+            )
+        records = [
+            record_from_output(r, o, offset, t0, t1) for r, o in zip(requests, outputs, strict=True)
+        ]
         if records and records[0].timing_source == SOURCE_DERIVED:
             log.warning("trtllm.no_request_metrics", timing_source=SOURCE_DERIVED)
         return records

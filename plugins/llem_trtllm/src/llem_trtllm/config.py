@@ -16,27 +16,57 @@ DTYPES = ("auto", "float16", "bfloat16", "float32")
 PRECISION_TO_DTYPE = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
 # QuantAlgo names of TensorRT-LLM 1.x (tensorrt_llm/quantization/mode.py).
 QUANT_ALGOS = (
-    "W8A16", "W4A16", "W4A16_AWQ", "W4A8_AWQ", "W8A16_GPTQ", "W4A16_GPTQ",
-    "W8A8_SQ_PER_CHANNEL", "W8A8_SQ_PER_TENSOR_PLUGIN",
-    "W8A8_SQ_PER_CHANNEL_PER_TOKEN_PLUGIN", "W8A8_SQ_PER_CHANNEL_PER_TENSOR_PLUGIN",
-    "W8A8_SQ_PER_TENSOR_PER_TOKEN_PLUGIN", "W4A8_QSERVE_PER_GROUP",
-    "W4A8_QSERVE_PER_CHANNEL", "FP8", "FP8_PER_CHANNEL_PER_TOKEN", "FP8_BLOCK_SCALES",
-    "INT8", "MIXED_PRECISION", "NVFP4", "W4A8_NVFP4_FP8", "W4A8_MXFP4_FP8",
-    "W4A8_MXFP4_MXFP8", "W4A16_MXFP4", "MXFP8",
+    "W8A16",
+    "W4A16",
+    "W4A16_AWQ",
+    "W4A8_AWQ",
+    "W8A16_GPTQ",
+    "W4A16_GPTQ",
+    "W8A8_SQ_PER_CHANNEL",
+    "W8A8_SQ_PER_TENSOR_PLUGIN",
+    "W8A8_SQ_PER_CHANNEL_PER_TOKEN_PLUGIN",
+    "W8A8_SQ_PER_CHANNEL_PER_TENSOR_PLUGIN",
+    "W8A8_SQ_PER_TENSOR_PER_TOKEN_PLUGIN",
+    "W4A8_QSERVE_PER_GROUP",
+    "W4A8_QSERVE_PER_CHANNEL",
+    "FP8",
+    "FP8_PER_CHANNEL_PER_TOKEN",
+    "FP8_BLOCK_SCALES",
+    "INT8",
+    "MIXED_PRECISION",
+    "NVFP4",
+    "W4A8_NVFP4_FP8",
+    "W4A8_MXFP4_FP8",
+    "W4A8_MXFP4_MXFP8",
+    "W4A16_MXFP4",
+    "MXFP8",
 )
 # LLM() arguments llem sets; `extra` may add to kv_cache_config/build_config as mappings.
-MANAGED_ARGS = frozenset({
-    "model", "skip_tokenizer_init", "load_format", "dtype", "tensor_parallel_size",
-    "pipeline_parallel_size", "max_batch_size", "max_num_tokens", "max_seq_len",
-    "quant_config", "return_perf_metrics", "backend",
-})
+MANAGED_ARGS = frozenset(
+    {
+        "model",
+        "skip_tokenizer_init",
+        "load_format",
+        "dtype",
+        "tensor_parallel_size",
+        "pipeline_parallel_size",
+        "max_batch_size",
+        "max_num_tokens",
+        "max_seq_len",
+        "quant_config",
+        "return_perf_metrics",
+        "backend",
+    }
+)
 
 
 def _in(options: tuple) -> Any:
     def check(_inst: Any, attr: attrs.Attribute, value: Any) -> None:
         if value is not None and value not in options:
-            raise ValueError(f"trtllm.{attr.name} must be one of "
-                             f"{', '.join(map(str, options))}; got {value!r}")
+            raise ValueError(
+                f"trtllm.{attr.name} must be one of {', '.join(map(str, options))}; got {value!r}"
+            )
+
     return check
 
 
@@ -47,15 +77,19 @@ def _positive(_inst: Any, attr: attrs.Attribute, value: int | None) -> None:
 
 def _fraction(_inst: Any, attr: attrs.Attribute, value: float | None) -> None:
     if value is not None and not 0 < value <= 1:
-        raise ValueError(f"trtllm.{attr.name} must be in (0, 1] (a fraction of the GPU "
-                         f"memory left after the weights), got {value}")
+        raise ValueError(
+            f"trtllm.{attr.name} must be in (0, 1] (a fraction of the GPU "
+            f"memory left after the weights), got {value}"
+        )
 
 
 def _extra(_inst: Any, _attr: attrs.Attribute, value: Mapping[str, Any]) -> None:
     clash = sorted(set(value) & MANAGED_ARGS)
     if clash:
-        raise ValueError(f"trtllm.extra may not set {', '.join(clash)}: use the trtllm "
-                         f"section's own keys (or `model:`/`weights:`/`precision:`)")
+        raise ValueError(
+            f"trtllm.extra may not set {', '.join(clash)}: use the trtllm "
+            f"section's own keys (or `model:`/`weights:`/`precision:`)"
+        )
     for key in ("kv_cache_config", "build_config"):
         if key in value and not isinstance(value[key], Mapping):
             raise ValueError(f"trtllm.extra.{key} must be a mapping of its fields")
@@ -78,8 +112,7 @@ class TrtllmConfig:
     max_seq_len: int | None = attrs.field(default=None, validator=_positive)
     tensor_parallel_size: int = attrs.field(default=1, validator=_positive)
     pipeline_parallel_size: int = attrs.field(default=1, validator=_positive)
-    kv_cache_free_gpu_memory_fraction: float | None = attrs.field(default=None,
-                                                                  validator=_fraction)
+    kv_cache_free_gpu_memory_fraction: float | None = attrs.field(default=None, validator=_fraction)
     enable_block_reuse: bool | None = None
     dtype: str | None = attrs.field(default=None, validator=_in(DTYPES))
     quantization: str | None = attrs.field(default=None, validator=_in(QUANT_ALGOS))
@@ -88,12 +121,16 @@ class TrtllmConfig:
     extra: Mapping[str, Any] = attrs.field(factory=dict, validator=_extra)
 
     def __attrs_post_init__(self) -> None:
-        if (self.max_num_tokens is not None and self.max_batch_size is not None
-                and self.max_num_tokens < self.max_batch_size):
+        if (
+            self.max_num_tokens is not None
+            and self.max_batch_size is not None
+            and self.max_num_tokens < self.max_batch_size
+        ):
             raise ValueError(
                 f"trtllm.max_num_tokens ({self.max_num_tokens}) must be >= "
                 f"trtllm.max_batch_size ({self.max_batch_size}): each scheduled request "
-                f"needs at least one token per iteration")
+                f"needs at least one token per iteration"
+            )
 
     @property
     def world_size(self) -> int:

@@ -36,14 +36,19 @@ def default_cache_dir() -> Path:
     return Path(base) / "llem" / "trtllm-engines"
 
 
-def key_inputs(model_id: str, fingerprint: str, weights: str, dtype: str,
-               section: TrtllmConfig, version: str) -> dict[str, Any]:
+def key_inputs(
+    model_id: str, fingerprint: str, weights: str, dtype: str, section: TrtllmConfig, version: str
+) -> dict[str, Any]:
     return {
-        "model": model_id, "model_fingerprint": fingerprint, "weights": weights,
-        "dtype": dtype, "quantization": section.quantization,
+        "model": model_id,
+        "model_fingerprint": fingerprint,
+        "weights": weights,
+        "dtype": dtype,
+        "quantization": section.quantization,
         "tensor_parallel_size": section.tensor_parallel_size,
         "pipeline_parallel_size": section.pipeline_parallel_size,
-        "max_batch_size": section.max_batch_size, "max_num_tokens": section.max_num_tokens,
+        "max_batch_size": section.max_batch_size,
+        "max_num_tokens": section.max_num_tokens,
         "max_seq_len": section.max_seq_len,
         "extra": {k: v for k, v in sorted(section.extra.items()) if k != "kv_cache_config"},
         "tensorrt_llm": version,

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-from llem.interfaces import Problem
+from llem.plugin import Problem
 
 BUILTIN_PREFIX = "builtin:"
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model")
@@ -54,19 +54,30 @@ class ModelSource:
 
 def model_problems(model_id: str, weights: str) -> list[Problem]:
     if model_id.startswith(BUILTIN_PREFIX):
-        from llem import models
+        from llem.plugin import architectures
 
-        if models.load_architecture(model_id) is None:
-            return [Problem(f"unknown built-in model {model_id!r}",
-                            f"use one of: {', '.join(models.builtin_names())}")]
+        if architectures.load_architecture(model_id) is None:
+            return [
+                Problem(
+                    f"unknown built-in model {model_id!r}",
+                    f"use one of: {', '.join(architectures.builtin_names())}",
+                )
+            ]
         if weights != "random":
-            return [Problem(f"{model_id} is an architecture without weights",
-                            "set `weights: random` (TensorRT-LLM's dummy load format)")]
+            return [
+                Problem(
+                    f"{model_id} is an architecture without weights",
+                    "set `weights: random` (TensorRT-LLM's dummy load format)",
+                )
+            ]
         return []
     path = Path(model_id).expanduser()
     if path.is_dir() and not (path / "config.json").is_file():
-        return [Problem(f"{path} has no config.json",
-                        "point `model:` at a Hugging Face model directory")]
+        return [
+            Problem(
+                f"{path} has no config.json", "point `model:` at a Hugging Face model directory"
+            )
+        ]
     return []
 
 
@@ -79,9 +90,9 @@ def has_tokenizer(model_id: str) -> bool:
 
 def resolve_model(model_id: str) -> ModelSource:
     if model_id.startswith(BUILTIN_PREFIX):
-        from llem import models
+        from llem.plugin import architectures
 
-        arch = models.load_architecture(model_id)
+        arch = architectures.load_architecture(model_id)
         if arch is None:
             raise ValueError(f"unknown built-in model {model_id!r}")
         temp_dir = tempfile.mkdtemp(prefix="llem-trtllm-model-")

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from llem.interfaces import Request, RequestRecord
+from llem.plugin import Request, RequestRecord
 
 SOURCE_METRICS = (
     "tensorrt_llm request_perf_metrics.timing_metrics: t_submit=arrival_time, "
@@ -38,19 +38,36 @@ def steady_now_ns() -> Callable[[], int]:
     return lambda: (steady_clock_now() // _US) * 1000
 
 
-def record_from_output(request: Request, output: Any, offset_ns: int, call_start_ns: int,
-                       call_end_ns: int) -> RequestRecord:
+def record_from_output(
+    request: Request, output: Any, offset_ns: int, call_start_ns: int, call_end_ns: int
+) -> RequestRecord:
     completion = output.outputs[0]
     input_tokens = len(output.prompt_token_ids or request.input_ids or ())
     output_tokens = len(completion.token_ids or ())
     timing = getattr(getattr(completion, "request_perf_metrics", None), "timing_metrics", None)
-    stamps = [getattr(timing, name, None) for name in
-              ("arrival_time", "first_token_time", "last_token_time")]
-    if timing is None or not all(isinstance(s, datetime.timedelta) and s > datetime.timedelta(0)
-                                 for s in stamps):
-        return RequestRecord(request.id, input_tokens, output_tokens, call_start_ns, None,
-                             call_end_ns, timing_source=SOURCE_DERIVED)
+    stamps = [
+        getattr(timing, name, None)
+        for name in ("arrival_time", "first_token_time", "last_token_time")
+    ]
+    if timing is None or not all(
+        isinstance(s, datetime.timedelta) and s > datetime.timedelta(0) for s in stamps
+    ):
+        return RequestRecord(
+            request.id,
+            input_tokens,
+            output_tokens,
+            call_start_ns,
+            None,
+            call_end_ns,
+            timing_source=SOURCE_DERIVED,
+        )
     arrival, first, last = ((s // _US) * 1000 + offset_ns for s in stamps)
-    return RequestRecord(request.id, input_tokens, output_tokens,
-                         min(max(arrival, call_start_ns), first), first, last,
-                         timing_source=SOURCE_METRICS)
+    return RequestRecord(
+        request.id,
+        input_tokens,
+        output_tokens,
+        min(max(arrival, call_start_ns), first),
+        first,
+        last,
+        timing_source=SOURCE_METRICS,
+    )

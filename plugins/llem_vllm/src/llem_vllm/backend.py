@@ -13,9 +13,17 @@ from collections.abc import Sequence
 from typing import Any
 
 import structlog
-from llem.config.model import ExperimentConfig, GenerationConfig
-from llem.errors import ConfigError, ExperimentFailed
-from llem.interfaces import Backend, Device, Problem, Request, RequestRecord
+from llem.plugin import (
+    Backend,
+    ConfigError,
+    Device,
+    ExperimentConfig,
+    ExperimentFailed,
+    GenerationConfig,
+    Problem,
+    Request,
+    RequestRecord,
+)
 
 from llem_vllm.config import VllmConfig
 from llem_vllm.devices import VisibleDevices
@@ -66,20 +74,24 @@ class VllmBackend(Backend):
             problems.append(Problem(missing, "or: pip install 'llem-vllm[engine]'"))
         world, n = self.section.world_size, len(cfg.devices)
         if world != n:
-            problems.append(Problem(
-                f"vllm.tensor_parallel_size x pipeline_parallel_size = {world}, but "
-                f"devices lists {n} GPU(s) {list(cfg.devices)}; vLLM would run on GPUs "
-                f"llem does not measure (or on too few)",
-                f"set devices to {world} GPU(s), e.g. devices: {list(range(world))}, "
-                f"or vllm.tensor_parallel_size: {n}",
-            ))
+            problems.append(
+                Problem(
+                    f"vllm.tensor_parallel_size x pipeline_parallel_size = {world}, but "
+                    f"devices lists {n} GPU(s) {list(cfg.devices)}; vLLM would run on GPUs "
+                    f"llem does not measure (or on too few)",
+                    f"set devices to {world} GPU(s), e.g. devices: {list(range(world))}, "
+                    f"or vllm.tensor_parallel_size: {n}",
+                )
+            )
         problems += model_problems(cfg.model, cfg.weights)
         if cfg.dataset.source != "synthetic" and not _has_tokenizer(cfg.model):
-            problems.append(Problem(
-                f"dataset.source {cfg.dataset.source!r} gives text prompts, but "
-                f"{cfg.model} has no tokenizer vLLM can load",
-                "use dataset.source: synthetic (token ids) or a model with a tokenizer",
-            ))
+            problems.append(
+                Problem(
+                    f"dataset.source {cfg.dataset.source!r} gives text prompts, but "
+                    f"{cfg.model} has no tokenizer vLLM can load",
+                    "use dataset.source: synthetic (token ids) or a model with a tokenizer",
+                )
+            )
         return problems
 
     def load(self, cfg: ExperimentConfig, devices: Sequence[Device]) -> None:
@@ -103,20 +115,29 @@ class VllmBackend(Backend):
         started = time.perf_counter()
         self._detokenize = section.detokenize and self._source.has_tokenizer
         arch = self._source.architecture
-        self.vocab_size = int(arch["vocab_size"]) if arch and "vocab_size" in arch else (
-            self.llm.llm_engine.model_config.get_vocab_size())
+        self.vocab_size = (
+            int(arch["vocab_size"])
+            if arch and "vocab_size" in arch
+            else (self.llm.llm_engine.model_config.get_vocab_size())
+        )
         self.num_parameters = count_parameters(arch)
         self.load_details = {
             "vllm_version": getattr(vllm, "__version__", "unknown"),
             "import_s": imported - t0,
             "engine_start_s": started - imported,
             "cuda_visible_devices": self._visible.value,
-            "llm_kwargs": {k: (v if isinstance(v, (int, float, str, bool, type(None)))
-                               else repr(v)) for k, v in kwargs.items()},
+            "llm_kwargs": {
+                k: (v if isinstance(v, (int, float, str, bool, type(None))) else repr(v))
+                for k, v in kwargs.items()
+            },
         }
-        log.info("vllm.engine_started", engine_start_s=round(started - imported, 3),
-                 model=cfg.model, devices=[d.cuda_index for d in devices],
-                 cuda_visible_devices=self._visible.value)
+        log.info(
+            "vllm.engine_started",
+            engine_start_s=round(started - imported, 3),
+            model=cfg.model,
+            devices=[d.cuda_index for d in devices],
+            cuda_visible_devices=self._visible.value,
+        )
 
     def generate(self, requests: Sequence[Request], gen: GenerationConfig) -> list[RequestRecord]:
         if self.llm is None:
@@ -125,20 +146,27 @@ class VllmBackend(Backend):
 
         t_prep = time.perf_counter_ns()
         prompts = [prompt_for(r) for r in requests]
-        params = [SamplingParams(**sampling_kwargs(r, gen, detokenize=self._detokenize))
-                  for r in requests]
+        params = [
+            SamplingParams(**sampling_kwargs(r, gen, detokenize=self._detokenize)) for r in requests
+        ]
         clocks = ClockOffsets.measure()
         t0 = time.perf_counter_ns()
         outputs = self.llm.generate(prompts, params, use_tqdm=False)
         t1 = time.perf_counter_ns()
         if len(outputs) != len(requests):
-            raise ExperimentFailed(f"vLLM returned {len(outputs)} outputs for "
-                                   f"{len(requests)} requests")
-        records = [record_from_output(r, out, clocks, t0, t1)
-                   for r, out in zip(requests, outputs, strict=True)]
+            raise ExperimentFailed(
+                f"vLLM returned {len(outputs)} outputs for {len(requests)} requests"
+            )
+        records = [
+            record_from_output(r, out, clocks, t0, t1)
+            for r, out in zip(requests, outputs, strict=True)
+        ]
         t2 = time.perf_counter_ns()
-        self.last_timing = {"prepare_s": (t0 - t_prep) / 1e9, "engine_s": (t1 - t0) / 1e9,
-                            "records_s": (t2 - t1) / 1e9}
+        self.last_timing = {
+            "prepare_s": (t0 - t_prep) / 1e9,
+            "engine_s": (t1 - t0) / 1e9,
+            "records_s": (t2 - t1) / 1e9,
+        }
         if records and records[0].timing_source == SOURCE_DERIVED:
             log.warning("vllm.no_request_metrics", timing_source=SOURCE_DERIVED)
         return records

@@ -19,29 +19,46 @@ KV_CACHE_DTYPES = ("auto", "bfloat16", "fp8", "fp8_e4m3", "fp8_e5m2", "fp8_inc")
 DTYPES = ("auto", "float16", "bfloat16", "float32")
 PRECISION_TO_DTYPE = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
 # LLM() arguments llem sets itself; `extra` may not set them (use the field instead).
-MANAGED_ARGS = frozenset({
-    "model", "tokenizer", "skip_tokenizer_init", "load_format", "dtype",
-    "tensor_parallel_size", "pipeline_parallel_size", "gpu_memory_utilization",
-    "max_num_seqs", "max_num_batched_tokens", "max_model_len", "enforce_eager",
-    "enable_prefix_caching", "enable_chunked_prefill", "kv_cache_dtype", "quantization",
-    "block_size", "seed", "disable_log_stats",
-})
+MANAGED_ARGS = frozenset(
+    {
+        "model",
+        "tokenizer",
+        "skip_tokenizer_init",
+        "load_format",
+        "dtype",
+        "tensor_parallel_size",
+        "pipeline_parallel_size",
+        "gpu_memory_utilization",
+        "max_num_seqs",
+        "max_num_batched_tokens",
+        "max_model_len",
+        "enforce_eager",
+        "enable_prefix_caching",
+        "enable_chunked_prefill",
+        "kv_cache_dtype",
+        "quantization",
+        "block_size",
+        "seed",
+        "disable_log_stats",
+    }
+)
 
 
 def _in(options: tuple) -> Any:
     def check(_inst: Any, attr: attrs.Attribute, value: Any) -> None:
         if value is not None and value not in options:
             raise ValueError(
-                f"vllm.{attr.name} must be one of {', '.join(map(str, options))}; "
-                f"got {value!r}"
+                f"vllm.{attr.name} must be one of {', '.join(map(str, options))}; got {value!r}"
             )
+
     return check
 
 
 def _fraction(_inst: Any, attr: attrs.Attribute, value: float) -> None:
     if not 0 < value <= 1:
-        raise ValueError(f"vllm.{attr.name} must be in (0, 1] (a fraction of each GPU's "
-                         f"memory), got {value}")
+        raise ValueError(
+            f"vllm.{attr.name} must be in (0, 1] (a fraction of each GPU's memory), got {value}"
+        )
 
 
 def _positive(_inst: Any, attr: attrs.Attribute, value: int | None) -> None:
@@ -54,8 +71,11 @@ def _extra(_inst: Any, _attr: attrs.Attribute, value: Mapping[str, Any]) -> None
     if clash:
         raise ValueError(
             f"vllm.extra may not set {', '.join(clash)}: "
-            + ("the model comes from `model:`" if clash == ["model"] else
-               "use the vllm section's own keys (or `weights:`/`precision:`) instead")
+            + (
+                "the model comes from `model:`"
+                if clash == ["model"]
+                else "use the vllm section's own keys (or `weights:`/`precision:`) instead"
+            )
         )
 
 
@@ -80,7 +100,8 @@ class VllmConfig:
     enable_chunked_prefill: bool | None = None
     kv_cache_dtype: str = attrs.field(default="auto", validator=_in(KV_CACHE_DTYPES))
     quantization: str | None = attrs.field(
-        default=None, validator=v.optional(v.matches_re(r"^[a-z0-9_\-]+$")))
+        default=None, validator=v.optional(v.matches_re(r"^[a-z0-9_\-]+$"))
+    )
     dtype: str | None = attrs.field(default=None, validator=_in(DTYPES))
     block_size: int | None = attrs.field(default=None, validator=_in(BLOCK_SIZES))
     seed: int = 0
@@ -89,16 +110,22 @@ class VllmConfig:
     extra: Mapping[str, Any] = attrs.field(factory=dict, validator=_extra)
 
     def __attrs_post_init__(self) -> None:
-        if (self.max_num_batched_tokens is not None and self.max_num_seqs is not None
-                and self.max_num_batched_tokens < self.max_num_seqs):
+        if (
+            self.max_num_batched_tokens is not None
+            and self.max_num_seqs is not None
+            and self.max_num_batched_tokens < self.max_num_seqs
+        ):
             raise ValueError(
                 f"vllm.max_num_batched_tokens ({self.max_num_batched_tokens}) must be >= "
                 f"vllm.max_num_seqs ({self.max_num_seqs}): every running sequence needs at "
                 f"least one token per step"
             )
-        if (self.enable_chunked_prefill is False and self.max_num_batched_tokens is not None
-                and self.max_model_len is not None
-                and self.max_num_batched_tokens < self.max_model_len):
+        if (
+            self.enable_chunked_prefill is False
+            and self.max_num_batched_tokens is not None
+            and self.max_model_len is not None
+            and self.max_num_batched_tokens < self.max_model_len
+        ):
             raise ValueError(
                 f"vllm.max_num_batched_tokens ({self.max_num_batched_tokens}) is smaller than "
                 f"vllm.max_model_len ({self.max_model_len}) with chunked prefill off, so a "

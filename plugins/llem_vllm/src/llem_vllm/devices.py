@@ -11,16 +11,15 @@ from __future__ import annotations
 import sys
 from collections.abc import Mapping, Sequence
 
-from llem.errors import PreflightError
-from llem.interfaces import Device
-from llem.telemetry import devices as core_devices
+from llem import plugin
+from llem.plugin import Device, PreflightError
 
 
-class VisibleDevices(core_devices.VisibleDevices):
+class VisibleDevices(plugin.VisibleDevices):
     """Core's narrowing, refused where it cannot take effect (see below)."""
 
     def apply(self, devices: Sequence[Device]) -> None:
-        if core_devices.visible_devices_for(devices, self.environ) is not None:
+        if plugin.visible_devices_for(devices, self.environ) is not None:
             _refuse_if_in_process_cuda(self.environ)
         super().apply(devices)
 

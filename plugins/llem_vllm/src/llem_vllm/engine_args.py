@@ -7,14 +7,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from llem.config.model import ExperimentConfig, GenerationConfig
-from llem.interfaces import Request
+from llem.plugin import ExperimentConfig, GenerationConfig, Request
 
 from llem_vllm.config import PRECISION_TO_DTYPE, VllmConfig
 from llem_vllm.model_source import ModelSource
 
-_OPTIONAL = ("max_num_seqs", "max_num_batched_tokens", "max_model_len",
-             "enable_prefix_caching", "enable_chunked_prefill", "quantization", "block_size")
+_OPTIONAL = (
+    "max_num_seqs",
+    "max_num_batched_tokens",
+    "max_model_len",
+    "enable_prefix_caching",
+    "enable_chunked_prefill",
+    "quantization",
+    "block_size",
+)
 
 
 def llm_kwargs(section: VllmConfig, cfg: ExperimentConfig, source: ModelSource) -> dict[str, Any]:
@@ -40,17 +46,14 @@ def llm_kwargs(section: VllmConfig, cfg: ExperimentConfig, source: ModelSource) 
     return kwargs
 
 
-def sampling_kwargs(
-    request: Request, gen: GenerationConfig, *, detokenize: bool
-) -> dict[str, Any]:
+def sampling_kwargs(request: Request, gen: GenerationConfig, *, detokenize: bool) -> dict[str, Any]:
     """Keyword arguments for one request's ``vllm.SamplingParams``.
 
     Fixed-length generation by default: ``min_tokens = max_tokens`` and EOS ignored, so
     every configuration produces the same number of tokens and runs compare.
     """
     max_tokens = request.max_new_tokens
-    min_tokens = max_tokens if gen.min_new_tokens is None else min(gen.min_new_tokens,
-                                                                   max_tokens)
+    min_tokens = max_tokens if gen.min_new_tokens is None else min(gen.min_new_tokens, max_tokens)
     kwargs: dict[str, Any] = {
         "max_tokens": max_tokens,
         "min_tokens": min_tokens,
@@ -58,8 +61,7 @@ def sampling_kwargs(
         "detokenize": detokenize,
     }
     if gen.do_sample:
-        kwargs.update(temperature=gen.temperature, top_p=gen.top_p,
-                      seed=gen.seed + request.id)
+        kwargs.update(temperature=gen.temperature, top_p=gen.top_p, seed=gen.seed + request.id)
     else:
         kwargs.update(temperature=0.0)
     return kwargs

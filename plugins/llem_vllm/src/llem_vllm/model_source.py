@@ -3,7 +3,7 @@
 ``weights: random`` becomes vLLM's ``load_format="dummy"``: vLLM builds the model from
 ``config.json`` and fills it with random values, so no weights are downloaded. A built-in
 id (``builtin:llama-3.2-1b``) has an architecture but no weights and no tokenizer: its
-JSON from ``llem.models`` is written as ``config.json`` into a temporary directory and the
+JSON from ``llem.architectures`` is written as ``config.json`` into a temporary directory and the
 prompts go in as token ids (``skip_tokenizer_init``).
 """
 
@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-from llem.interfaces import Problem
+from llem.plugin import Problem
 
 BUILTIN_PREFIX = "builtin:"
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model")
@@ -37,9 +37,9 @@ class ModelSource:
 
 
 def builtin_architecture(model_id: str) -> dict[str, Any] | None:
-    from llem import models  # owned by the core; reads package data, no torch
+    from llem.plugin import architectures  # owned by the core; reads package data, no torch
 
-    return models.load_architecture(model_id)
+    return architectures.load_architecture(model_id)
 
 
 def model_problems(model_id: str, weights: str) -> list[Problem]:
@@ -48,24 +48,45 @@ def model_problems(model_id: str, weights: str) -> list[Problem]:
         try:
             arch = builtin_architecture(model_id)
         except ImportError as exc:
-            return [Problem(f"cannot read built-in models: {exc}",
-                            "upgrade llem-core (it ships llem.models)")]
+            return [
+                Problem(
+                    f"cannot read built-in models: {exc}",
+                    "upgrade llem-core (it ships llem.architectures)",
+                )
+            ]
         if arch is None:
-            from llem import models
+            from llem.plugin import architectures
 
-            return [Problem(f"unknown built-in model {model_id!r}",
-                            f"use one of: {', '.join(models.builtin_names())}")]
+            return [
+                Problem(
+                    f"unknown built-in model {model_id!r}",
+                    f"use one of: {', '.join(architectures.builtin_names())}",
+                )
+            ]
         if weights != "random":
-            return [Problem(f"{model_id} is an architecture without weights",
-                            "set `weights: random` (vLLM's dummy load format)")]
+            return [
+                Problem(
+                    f"{model_id} is an architecture without weights",
+                    "set `weights: random` (vLLM's dummy load format)",
+                )
+            ]
         if not arch.get("architectures"):
-            return [Problem(f"{model_id} has no `architectures` entry, so vLLM cannot "
-                            f"pick a model class", "add it to the built-in JSON")]
+            return [
+                Problem(
+                    f"{model_id} has no `architectures` entry, so vLLM cannot pick a model class",
+                    "add it to the built-in JSON",
+                )
+            ]
         return []
     path = Path(model_id).expanduser()
     if path.is_dir() and not (path / "config.json").is_file():
-        return [Problem(f"{path} has no config.json", "point `model:` at a Hugging Face "
-                        "model directory (config.json, weights, tokenizer)")]
+        return [
+            Problem(
+                f"{path} has no config.json",
+                "point `model:` at a Hugging Face "
+                "model directory (config.json, weights, tokenizer)",
+            )
+        ]
     return []
 
 

@@ -21,8 +21,7 @@ import time
 from typing import Any
 
 import attrs
-from llem.interfaces import Request, RequestRecord
-from llem.measure.clock import offset_ns
+from llem.plugin import Request, RequestRecord, offset_ns
 
 SOURCE_METRICS = (
     "vllm RequestStateStats: t_submit=arrival_time (time.time, frontend), "
@@ -75,12 +74,20 @@ def record_from_output(
     output_tokens = len(completion.token_ids)
     metrics = output.metrics
     if not _has_times(metrics):
-        return RequestRecord(request.id, input_tokens, output_tokens, call_start_ns, None,
-                             call_end_ns, timing_source=SOURCE_DERIVED)
+        return RequestRecord(
+            request.id,
+            input_tokens,
+            output_tokens,
+            call_start_ns,
+            None,
+            call_end_ns,
+            timing_source=SOURCE_DERIVED,
+        )
     first = clocks.from_monotonic(metrics.first_token_ts)
     end = clocks.from_monotonic(metrics.last_token_ts)
     # arrival comes from the other clock; a sub-microsecond offset error must not put it
     # after the first token or before the call.
     submit = min(max(clocks.from_wall(metrics.arrival_time), call_start_ns), first)
-    return RequestRecord(request.id, input_tokens, output_tokens, submit, first, end,
-                         timing_source=SOURCE_METRICS)
+    return RequestRecord(
+        request.id, input_tokens, output_tokens, submit, first, end, timing_source=SOURCE_METRICS
+    )

@@ -6,7 +6,7 @@ hook; Zeus itself only when the meter probes or opens a window, inside the worke
 
 from __future__ import annotations
 
-from llem import hookimpl
+from llem.plugin import hookimpl
 
 
 @hookimpl

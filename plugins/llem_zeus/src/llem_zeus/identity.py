@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from llem.interfaces import Device
+from llem.plugin import Device
 
 ORDER_FIX = (
     "set CUDA_DEVICE_ORDER=PCI_BUS_ID (so CUDA and NVML number GPUs alike) and give "

@@ -17,8 +17,15 @@ from importlib import metadata
 from typing import Any
 
 import structlog
-from llem.errors import PluginError, PreflightError
-from llem.interfaces import Availability, Device, EnergyReading, Meter, Unavailable
+from llem.plugin import (
+    Availability,
+    Device,
+    EnergyReading,
+    Meter,
+    PluginError,
+    PreflightError,
+    Unavailable,
+)
 
 from llem_zeus.config import ZeusConfig
 from llem_zeus.identity import (
@@ -34,8 +41,7 @@ log = structlog.get_logger()
 WINDOW = "llem"
 INSTALL_FIX = "pip install llem-zeus (it installs zeus), or choose another energy.meter"
 NO_GPU_FIX = (
-    "run on a machine with an NVIDIA driver (libnvidia-ml.so), or choose energy.meter: "
-    "codecarbon"
+    "run on a machine with an NVIDIA driver (libnvidia-ml.so), or choose energy.meter: codecarbon"
 )
 
 
@@ -94,8 +100,9 @@ class ZeusMeter(Meter):
                 monitor.cpus.get_total_energy_consumption(index)
             # stop() stops the pollers; should it never run (load fails after prepare),
             # this stops them as the worker exits, before multiprocessing joins children.
-            multiprocessing.util.Finalize(None, stop_wraparound_trackers, args=(monitor,),
-                                          exitpriority=10)
+            multiprocessing.util.Finalize(
+                None, stop_wraparound_trackers, args=(monitor,), exitpriority=10
+            )
         self._monitor = monitor
         self._devices = tuple(devices)
         self._zeus_index = mapping
@@ -104,8 +111,12 @@ class ZeusMeter(Meter):
             for d in devices
         }
         self._cpu_notes = cpu_notes
-        log.info("zeus.prepared", gpu_indices=gpu_indices, cpu_indices=list(monitor.cpu_indices),
-                 uuids=[d.uuid for d in devices])
+        log.info(
+            "zeus.prepared",
+            gpu_indices=gpu_indices,
+            cpu_indices=list(monitor.cpu_indices),
+            uuids=[d.uuid for d in devices],
+        )
 
     def start(self, devices: Sequence[Device]) -> None:
         if self._open:
@@ -140,24 +151,26 @@ class ZeusMeter(Meter):
             zeus_version=_zeus_version(),
         )
 
-    def _inspect(
-        self, devices: Sequence[Device]
-    ) -> tuple[Any, dict[str, int], RaplStatus | None]:
+    def _inspect(self, devices: Sequence[Device]) -> tuple[Any, dict[str, int], RaplStatus | None]:
         """(Zeus's GPU list, UUID -> Zeus index, RAPL status) or Unavailable."""
         _check_distribution()
         try:
             import zeus.device.gpu as zeus_gpu
         except Exception as exc:  # a broken install must read as unavailable, not crash
-            raise Unavailable(f"importing zeus failed: {type(exc).__name__}: {exc}",
-                              INSTALL_FIX) from exc
+            raise Unavailable(
+                f"importing zeus failed: {type(exc).__name__}: {exc}", INSTALL_FIX
+            ) from exc
         rapl = rapl_status() if self.section.measure_cpu else None
         if not devices:
             if rapl is None:
-                raise Unavailable("no GPU in this experiment and zeus.measure_cpu is false",
-                                  "set zeus.measure_cpu: true or choose another energy.meter")
+                raise Unavailable(
+                    "no GPU in this experiment and zeus.measure_cpu is false",
+                    "set zeus.measure_cpu: true or choose another energy.meter",
+                )
             if not rapl.readable:
-                raise Unavailable(f"no GPU in this experiment and no CPU energy: {rapl.reason}",
-                                  rapl.fix or "")
+                raise Unavailable(
+                    f"no GPU in this experiment and no CPU energy: {rapl.reason}", rapl.fix or ""
+                )
             return None, {}, rapl
         try:
             check_visible_devices_format()
@@ -166,8 +179,9 @@ class ZeusMeter(Meter):
         except DeviceMismatch as exc:
             raise Unavailable(exc.reason, exc.fix) from exc
         except Exception as exc:
-            raise Unavailable(f"Zeus cannot open the GPUs: {exc}{_nvml_error()}",
-                              NO_GPU_FIX) from exc
+            raise Unavailable(
+                f"Zeus cannot open the GPUs: {exc}{_nvml_error()}", NO_GPU_FIX
+            ) from exc
         return gpus, mapping, rapl
 
     def _cpu_plan(self, rapl: RaplStatus | None) -> tuple[list[int] | None, tuple[str, ...]]:
@@ -188,9 +202,7 @@ class ZeusMeter(Meter):
         return list(wanted), ()
 
     @staticmethod
-    def _verify_readback(
-        monitor: Any, devices: Sequence[Device], mapping: dict[str, int]
-    ) -> None:
+    def _verify_readback(monitor: Any, devices: Sequence[Device], mapping: dict[str, int]) -> None:
         """Ask the monitor's own GPU objects for their UUIDs: the proof, not an assumption."""
         measured = zeus_gpu_uuids(monitor.gpus)
         for device in devices:
@@ -220,8 +232,9 @@ def _check_distribution() -> None:
         ) from None
     major_minor = tuple(int(p) for p in version.split(".")[:2] if p.isdigit())
     if major_minor < (0, 11):
-        raise Unavailable(f"zeus {version} is too old (llem needs >= 0.11)",
-                          "pip install -U 'zeus>=0.11'")
+        raise Unavailable(
+            f"zeus {version} is too old (llem needs >= 0.11)", "pip install -U 'zeus>=0.11'"
+        )
 
 
 def _zeus_version() -> str | None:

@@ -54,9 +54,7 @@ def rapl_status() -> RaplStatus:
             f"it into the container at {zeus_rapl.CONTAINER_RAPL_DIR}",
         )
     packages = sorted(
-        int(m.group(1))
-        for p in base.iterdir()
-        if (m := re.fullmatch(r"intel-rapl:(\d+)", p.name))
+        int(m.group(1)) for p in base.iterdir() if (m := re.fullmatch(r"intel-rapl:(\d+)", p.name))
     )
     if not packages:
         return RaplStatus(

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from llem.interfaces import Device, EnergyReading
+from llem.plugin import Device, EnergyReading
 
 # NVML's energy counter advances about every 100 ms (measured on an H100, GPU-NOTES).
 COUNTER_UPDATE_S = 0.1

@@ -30,8 +30,13 @@ class CompletionOutput:
 class GenerationResult:
     """What generate() hands back per request (RequestOutput subclasses it)."""
 
-    def __init__(self, request_id: int, prompt_token_ids: list[int], sampling_params: Any,
-                 prompt: str | None = None) -> None:
+    def __init__(
+        self,
+        request_id: int,
+        prompt_token_ids: list[int],
+        sampling_params: Any,
+        prompt: str | None = None,
+    ) -> None:
         self.request_id = request_id
         self.prompt_token_ids = prompt_token_ids
         self.sampling_params = sampling_params

@@ -6,5 +6,15 @@ from tensorrt_llm.models.modeling_utils import QuantConfig
 from tensorrt_llm.quantization.mode import QuantAlgo
 from tensorrt_llm.sampling_params import SamplingParams
 
-__all__ = ["LLM", "BuildConfig", "CompletionOutput", "KvCacheConfig", "QuantAlgo",
-           "QuantConfig", "RequestOutput", "SamplingParams", "TorchLlmArgs", "TrtLlmArgs"]
+__all__ = [
+    "LLM",
+    "BuildConfig",
+    "CompletionOutput",
+    "KvCacheConfig",
+    "QuantAlgo",
+    "QuantConfig",
+    "RequestOutput",
+    "SamplingParams",
+    "TorchLlmArgs",
+    "TrtLlmArgs",
+]

@@ -35,32 +35,50 @@ class RequestOutput(GenerationResult):
 
 def _read_config(model: Path) -> dict[str, Any]:
     if not model.is_dir() or not (model / "config.json").is_file():
-        raise ValueError(f"Invalid model: {model} is not a local model directory with a "
-                         f"config.json (the fake is offline)")
+        raise ValueError(
+            f"Invalid model: {model} is not a local model directory with a "
+            f"config.json (the fake is offline)"
+        )
     return json.loads((model / "config.json").read_text())
 
 
 class BaseLLM:
-    def __init__(self, model: str | Path, tokenizer: Any = None, tokenizer_mode: str = "auto",
-                 skip_tokenizer_init: bool = False, trust_remote_code: bool = False,
-                 tensor_parallel_size: int = 1, dtype: str = "auto",
-                 revision: str | None = None, tokenizer_revision: str | None = None,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self,
+        model: str | Path,
+        tokenizer: Any = None,
+        tokenizer_mode: str = "auto",
+        skip_tokenizer_init: bool = False,
+        trust_remote_code: bool = False,
+        tensor_parallel_size: int = 1,
+        dtype: str = "auto",
+        revision: str | None = None,
+        tokenizer_revision: str | None = None,
+        **kwargs: Any,
+    ) -> None:
         backend = kwargs.get("backend")
         args_cls = TorchLlmArgs if backend == "pytorch" else TrtLlmArgs
         valid = set(args_cls.fields) | {"_mpi_session", "backend"}
         for key in kwargs:
             if key not in valid:
                 raise ValueError(f"{type(self).__name__} got invalid argument: {key}")
-        self.args = args_cls(model=model, tokenizer=tokenizer, tokenizer_mode=tokenizer_mode,
-                             skip_tokenizer_init=skip_tokenizer_init,
-                             trust_remote_code=trust_remote_code,
-                             tensor_parallel_size=tensor_parallel_size, dtype=dtype,
-                             revision=revision, tokenizer_revision=tokenizer_revision, **kwargs)
+        self.args = args_cls(
+            model=model,
+            tokenizer=tokenizer,
+            tokenizer_mode=tokenizer_mode,
+            skip_tokenizer_init=skip_tokenizer_init,
+            trust_remote_code=trust_remote_code,
+            tensor_parallel_size=tensor_parallel_size,
+            dtype=dtype,
+            revision=revision,
+            tokenizer_revision=tokenizer_revision,
+            **kwargs,
+        )
         world = tensor_parallel_size * self.args.pipeline_parallel_size
         if world > 1 and fake.visible_gpus() < world:
-            raise RuntimeError(f"Only {fake.visible_gpus()} GPUs are available, but {world} "
-                               f"are required.")
+            raise RuntimeError(
+                f"Only {fake.visible_gpus()} GPUs are available, but {world} are required."
+            )
         self._world = world
         self._owner = next(_ids)
         self._executor_alive = False
@@ -78,15 +96,17 @@ class BaseLLM:
     def _hf_checks(self, model: Path) -> dict[str, Any]:
         config = _read_config(model)
         if self.args.load_format != "dummy" and not (
-                list(model.glob("*.safetensors")) or list(model.glob("*.bin"))):
+            list(model.glob("*.safetensors")) or list(model.glob("*.bin"))
+        ):
             raise RuntimeError(f"No weight files found in {model}")
         return config
 
     def _set_model_info(self, config: dict[str, Any], tokenizer_dir: Path) -> None:
         pretrained = config.get("pretrained_config", config)
         self.vocab_size = int(pretrained.get("vocab_size", 32000))
-        self.max_seq_len = int(self.args.max_seq_len
-                               or pretrained.get("max_position_embeddings", 2048))
+        self.max_seq_len = int(
+            self.args.max_seq_len or pretrained.get("max_position_embeddings", 2048)
+        )
         self.tokenizer = None
         if not self.args.skip_tokenizer_init:
             if not any((tokenizer_dir / f).is_file() for f in TOKENIZER_FILES):
@@ -97,8 +117,9 @@ class BaseLLM:
         raise NotImplementedError
 
     # -- generation -------------------------------------------------------------------
-    def generate(self, inputs: Any, sampling_params: Any = None, use_tqdm: bool = True,
-                 **kwargs: Any) -> Any:
+    def generate(
+        self, inputs: Any, sampling_params: Any = None, use_tqdm: bool = True, **kwargs: Any
+    ) -> Any:
         unbatched = not isinstance(inputs, list)
         if not unbatched and isinstance(inputs[0], int):
             unbatched = True
@@ -114,12 +135,15 @@ class BaseLLM:
         if sp is None:
             sp = SamplingParams()
         if not isinstance(sp, SamplingParams):
-            raise TypeError(f"The sampling_params must be type SamplingParams or None, but "
-                            f"got {type(sp)}")
+            raise TypeError(
+                f"The sampling_params must be type SamplingParams or None, but got {type(sp)}"
+            )
         if sp.end_id is None:
             if self.tokenizer is None:
-                raise ValueError("tokenizer is required to reset end_id if it is None, or you "
-                                 "can explicitly specify the end_id for sampling_params")
+                raise ValueError(
+                    "tokenizer is required to reset end_id if it is None, or you "
+                    "can explicitly specify the end_id for sampling_params"
+                )
             sp.end_id = 2
         sp.return_perf_metrics = sp.return_perf_metrics or self.args.return_perf_metrics
         return sp
@@ -140,9 +164,11 @@ class BaseLLM:
         if max(ids) >= self.vocab_size or min(ids) < 0:
             raise ValueError(f"Token ID out of range: {max(ids)} >= vocab {self.vocab_size}")
         if len(ids) + sp.max_tokens > self.max_seq_len:
-            raise ValueError(f"The sum of prompt length ({len(ids)}) and max_tokens "
-                             f"({sp.max_tokens}) should not exceed max_seq_len "
-                             f"({self.max_seq_len})")
+            raise ValueError(
+                f"The sum of prompt length ({len(ids)}) and max_tokens "
+                f"({sp.max_tokens}) should not exceed max_seq_len "
+                f"({self.max_seq_len})"
+            )
         out = RequestOutput(next(_ids), ids, sp, text)
         out._arrival = arrival  # type: ignore[attr-defined]
         out._rng = random.Random(hash((sp.seed or 0, tuple(ids[:16]))))  # type: ignore[attr-defined]
@@ -230,12 +256,18 @@ class _TrtLLM(BaseLLM):
             build["max_seq_len"] = self.args.max_seq_len
         quant = self.args.quant_config
         engine_config = {
-            "version": __version__, "pretrained_config": {
-                **config, "dtype": self.args.dtype,
-                "mapping": {"tp_size": self.args.tensor_parallel_size,
-                            "pp_size": self.args.pipeline_parallel_size},
-                "quantization": {"quant_algo": getattr(getattr(quant, "quant_algo", None),
-                                                        "value", None)}},
+            "version": __version__,
+            "pretrained_config": {
+                **config,
+                "dtype": self.args.dtype,
+                "mapping": {
+                    "tp_size": self.args.tensor_parallel_size,
+                    "pp_size": self.args.pipeline_parallel_size,
+                },
+                "quantization": {
+                    "quant_algo": getattr(getattr(quant, "quant_algo", None), "value", None)
+                },
+            },
             "build_config": build,
         }
         (engine / "config.json").write_text(json.dumps(engine_config))
@@ -256,23 +288,43 @@ class _TrtLLM(BaseLLM):
 class _TorchLLM(BaseLLM):
     """PyTorch flow: load the Hugging Face checkpoint (or random weights) and run it."""
 
-    def __init__(self, model: str | Path, tokenizer: Any = None, tokenizer_mode: str = "auto",
-                 skip_tokenizer_init: bool = False, trust_remote_code: bool = False,
-                 tensor_parallel_size: int = 1, dtype: str = "auto",
-                 revision: str | None = None, tokenizer_revision: str | None = None,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self,
+        model: str | Path,
+        tokenizer: Any = None,
+        tokenizer_mode: str = "auto",
+        skip_tokenizer_init: bool = False,
+        trust_remote_code: bool = False,
+        tensor_parallel_size: int = 1,
+        dtype: str = "auto",
+        revision: str | None = None,
+        tokenizer_revision: str | None = None,
+        **kwargs: Any,
+    ) -> None:
         backend = kwargs.pop("backend", "pytorch")
-        trt_only = sorted(k for k in kwargs if k in set(TrtLlmArgs.fields) - set(
-            TorchLlmArgs.fields))
+        trt_only = sorted(
+            k for k in kwargs if k in set(TrtLlmArgs.fields) - set(TorchLlmArgs.fields)
+        )
         if trt_only:
             raise ValueError(
                 f"The following arguments are specific to TensorRT backend and cannot be "
                 f"used with PyTorch backend: {trt_only}.\nPlease use 'from "
                 f"tensorrt_llm._tensorrt_engine import LLM' instead to use the TensorRT "
-                f"backend.")
-        super().__init__(model, tokenizer, tokenizer_mode, skip_tokenizer_init,
-                         trust_remote_code, tensor_parallel_size, dtype, revision,
-                         tokenizer_revision, backend=backend, **kwargs)
+                f"backend."
+            )
+        super().__init__(
+            model,
+            tokenizer,
+            tokenizer_mode,
+            skip_tokenizer_init,
+            trust_remote_code,
+            tensor_parallel_size,
+            dtype,
+            revision,
+            tokenizer_revision,
+            backend=backend,
+            **kwargs,
+        )
 
     def _build_model(self) -> None:
         model = Path(self.args.model)

@@ -14,9 +14,20 @@ from vllm.model_executor.layers.quantization import QUANTIZATION_METHODS
 BLOCK_SIZES = (1, 8, 16, 32, 64, 128, 256)  # vllm/config/cache.py BlockSize
 CACHE_DTYPES = ("auto", "bfloat16", "fp8", "fp8_e4m3", "fp8_e5m2", "fp8_inc", "fp8_ds_mla")
 MODEL_DTYPES = ("auto", "half", "float16", "bfloat16", "float", "float32")
-LOAD_FORMATS = ("auto", "pt", "safetensors", "npcache", "dummy", "tensorizer",
-                "sharded_state", "gguf", "bitsandbytes", "mistral", "runai_streamer",
-                "fastsafetensors")
+LOAD_FORMATS = (
+    "auto",
+    "pt",
+    "safetensors",
+    "npcache",
+    "dummy",
+    "tensorizer",
+    "sharded_state",
+    "gguf",
+    "bitsandbytes",
+    "mistral",
+    "runai_streamer",
+    "fastsafetensors",
+)
 
 
 @dataclass
@@ -84,22 +95,25 @@ class EngineArgs:
                 f"[input_value={self.gpu_memory_utilization}]"
             )
         if self.block_size is not None and self.block_size not in BLOCK_SIZES:
-            raise ValueError(f"block_size: Input should be one of {BLOCK_SIZES} "
-                             f"[input_value={self.block_size}]")
+            raise ValueError(
+                f"block_size: Input should be one of {BLOCK_SIZES} [input_value={self.block_size}]"
+            )
         if self.kv_cache_dtype not in CACHE_DTYPES:
-            raise ValueError(f"cache_dtype: Input should be one of {CACHE_DTYPES} "
-                             f"[input_value={self.kv_cache_dtype!r}]")
+            raise ValueError(
+                f"cache_dtype: Input should be one of {CACHE_DTYPES} "
+                f"[input_value={self.kv_cache_dtype!r}]"
+            )
         if self.dtype not in MODEL_DTYPES:
             raise ValueError(f"Unknown dtype: {self.dtype!r}")
         if self.load_format not in LOAD_FORMATS:
             raise ValueError(f"load_format: Input should be one of {LOAD_FORMATS}")
         if self.quantization is not None and self.quantization not in QUANTIZATION_METHODS:
-            raise ValueError(f"Unknown quantization method: {self.quantization}. Must be "
-                             f"one of {QUANTIZATION_METHODS}.")
+            raise ValueError(
+                f"Unknown quantization method: {self.quantization}. Must be "
+                f"one of {QUANTIZATION_METHODS}."
+            )
         for name in ("tensor_parallel_size", "pipeline_parallel_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1")
         if self.max_num_seqs is not None and self.max_num_seqs < 1:
             raise ValueError("max_num_seqs must be >= 1")
-
-

@@ -52,23 +52,37 @@ class LLM:
         if "disable_log_stats" not in kwargs:
             kwargs["disable_log_stats"] = True
         engine_args = EngineArgs(
-            model=model, runner=runner, convert=convert, tokenizer=tokenizer,
-            tokenizer_mode=tokenizer_mode, skip_tokenizer_init=skip_tokenizer_init,
+            model=model,
+            runner=runner,
+            convert=convert,
+            tokenizer=tokenizer,
+            tokenizer_mode=tokenizer_mode,
+            skip_tokenizer_init=skip_tokenizer_init,
             trust_remote_code=trust_remote_code,
             allowed_local_media_path=allowed_local_media_path,
             allowed_media_domains=allowed_media_domains,
-            tensor_parallel_size=tensor_parallel_size, dtype=dtype,
-            quantization=quantization, revision=revision,
-            tokenizer_revision=tokenizer_revision, seed=seed,
+            tensor_parallel_size=tensor_parallel_size,
+            dtype=dtype,
+            quantization=quantization,
+            revision=revision,
+            tokenizer_revision=tokenizer_revision,
+            seed=seed,
             gpu_memory_utilization=gpu_memory_utilization,
-            kv_cache_memory_bytes=kv_cache_memory_bytes, swap_space=swap_space,
-            cpu_offload_gb=cpu_offload_gb, enforce_eager=enforce_eager,
+            kv_cache_memory_bytes=kv_cache_memory_bytes,
+            swap_space=swap_space,
+            cpu_offload_gb=cpu_offload_gb,
+            enforce_eager=enforce_eager,
             enable_return_routed_experts=enable_return_routed_experts,
-            disable_custom_all_reduce=disable_custom_all_reduce, hf_token=hf_token,
-            hf_overrides=hf_overrides or {}, mm_processor_kwargs=mm_processor_kwargs,
-            pooler_config=pooler_config, structured_outputs_config=structured_outputs_config,
-            profiler_config=profiler_config, attention_config=attention_config,
-            compilation_config=compilation_config, logits_processors=logits_processors,
+            disable_custom_all_reduce=disable_custom_all_reduce,
+            hf_token=hf_token,
+            hf_overrides=hf_overrides or {},
+            mm_processor_kwargs=mm_processor_kwargs,
+            pooler_config=pooler_config,
+            structured_outputs_config=structured_outputs_config,
+            profiler_config=profiler_config,
+            attention_config=attention_config,
+            compilation_config=compilation_config,
+            logits_processors=logits_processors,
             **kwargs,
         )
         self.llm_engine = LLMEngine.from_engine_args(engine_args=engine_args)
@@ -114,11 +128,12 @@ class LLM:
             return prompt.get("prompt"), list(prompt["prompt_token_ids"])
         text = prompt["prompt"] if isinstance(prompt, dict) else prompt
         if not isinstance(text, str):
-            raise TypeError(f"Invalid prompt {prompt!r}: expected str, TextPrompt or "
-                            f"TokensPrompt")
+            raise TypeError(f"Invalid prompt {prompt!r}: expected str, TextPrompt or TokensPrompt")
         if self.llm_engine.tokenizer is None:
-            raise ValueError("You cannot pass text prompts when `skip_tokenizer_init=True`. "
-                             "Pass token ids via TokensPrompt instead.")
+            raise ValueError(
+                "You cannot pass text prompts when `skip_tokenizer_init=True`. "
+                "Pass token ids via TokensPrompt instead."
+            )
         return text, self.llm_engine.tokenizer.encode(text)
 
     def _run_engine(self) -> list[RequestOutput]:

@@ -23,8 +23,13 @@ from vllm.sampling_params import RequestOutputKind, SamplingParams
 from vllm.v1.engine import FinishReason
 from vllm.v1.metrics.stats import RequestStateStats
 
-SUPPORTED_ARCHITECTURES = ("LlamaForCausalLM", "Qwen2ForCausalLM", "MistralForCausalLM",
-                           "OPTForCausalLM", "GPT2LMHeadModel")
+SUPPORTED_ARCHITECTURES = (
+    "LlamaForCausalLM",
+    "Qwen2ForCausalLM",
+    "MistralForCausalLM",
+    "OPTForCausalLM",
+    "GPT2LMHeadModel",
+)
 _engine_ids = itertools.count()
 
 
@@ -64,8 +69,9 @@ def _model_config(model: str) -> dict[str, Any]:
         )
     config_file = path / "config.json"
     if not config_file.is_file():
-        raise ValueError(f"Invalid repository ID or local directory specified: '{model}'. "
-                         f"No config.json found.")
+        raise ValueError(
+            f"Invalid repository ID or local directory specified: '{model}'. No config.json found."
+        )
     config = json.loads(config_file.read_text())
     archs = config.get("architectures") or []
     if not any(a in SUPPORTED_ARCHITECTURES for a in archs):
@@ -74,8 +80,9 @@ def _model_config(model: str) -> dict[str, Any]:
 
 
 def _has_tokenizer(path: Path) -> bool:
-    return any((path / f).is_file() for f in ("tokenizer.json", "tokenizer_config.json",
-                                              "tokenizer.model"))
+    return any(
+        (path / f).is_file() for f in ("tokenizer.json", "tokenizer_config.json", "tokenizer.model")
+    )
 
 
 class _ModelConfig:
@@ -114,7 +121,8 @@ class LLMEngine:
         config = _model_config(args.model)
         if args.load_format != "dummy":
             files = list(Path(args.model).glob("*.safetensors")) + list(
-                Path(args.model).glob("*.bin"))
+                Path(args.model).glob("*.bin")
+            )
             if not files:
                 raise RuntimeError(f"Cannot find any model weights with `{args.model}`")
         self.vocab_size = int(config.get("vocab_size", 32000))
@@ -135,8 +143,10 @@ class LLMEngine:
         if not args.skip_tokenizer_init:
             tok_dir = Path(args.tokenizer or args.model)
             if not _has_tokenizer(tok_dir):
-                raise OSError(f"Can't load tokenizer for '{tok_dir}'. Make sure it is the "
-                              f"correct path to a directory containing all relevant files.")
+                raise OSError(
+                    f"Can't load tokenizer for '{tok_dir}'. Make sure it is the "
+                    f"correct path to a directory containing all relevant files."
+                )
             self.tokenizer = _FakeTokenizer(self.vocab_size, self.eos_token_id)
         self.engine_core = _EngineCore(world, args.gpu_memory_utilization)
         time.sleep(fake.knob("LLEM_FAKE_VLLM_START_S", 0.05))
@@ -155,8 +165,14 @@ class LLMEngine:
             raise ValueError("Unable to get tokenizer because skip_tokenizer_init is True")
         return self.tokenizer
 
-    def add_request(self, request_id: str, prompt: str | None, prompt_token_ids: list[int],
-                    params: SamplingParams, arrival_time: float | None = None) -> None:
+    def add_request(
+        self,
+        request_id: str,
+        prompt: str | None,
+        prompt_token_ids: list[int],
+        params: SamplingParams,
+        arrival_time: float | None = None,
+    ) -> None:
         if arrival_time is None:
             arrival_time = time.time()
         if not prompt_token_ids:
@@ -170,13 +186,14 @@ class LLMEngine:
                 f"maximum model length of {self.max_model_len}."
             )
         if params.detokenize and self.tokenizer is None:
-            raise ValueError("Cannot detokenize without a tokenizer "
-                             "(skip_tokenizer_init=True); set detokenize=False")
+            raise ValueError(
+                "Cannot detokenize without a tokenizer "
+                "(skip_tokenizer_init=True); set detokenize=False"
+            )
         stats = RequestStateStats(arrival_time=arrival_time) if self.log_stats else None
         seed = params.seed if params.seed is not None else (self.args.seed or 0)
         rng = random.Random(hash((seed, tuple(prompt_token_ids[:16]), request_id)))
-        req = _Request(request_id, prompt, list(prompt_token_ids), params, arrival_time,
-                       stats, rng)
+        req = _Request(request_id, prompt, list(prompt_token_ids), params, arrival_time, stats, rng)
         if stats is not None:
             stats.queued_ts = time.monotonic()  # EngineCoreEvent QUEUED
         self._waiting.append(req)
@@ -253,13 +270,20 @@ class LLMEngine:
         if req.params.detokenize and self.tokenizer is not None:
             text = self.tokenizer.decode(req.output_token_ids)
         completion = CompletionOutput(
-            index=0, text=text, token_ids=list(req.output_token_ids),
-            cumulative_logprob=None, logprobs=None,
+            index=0,
+            text=text,
+            token_ids=list(req.output_token_ids),
+            cumulative_logprob=None,
+            logprobs=None,
             finish_reason=str(req.finish_reason) if finished else None,
         )
         return RequestOutput(
-            request_id=req.request_id, prompt=req.prompt,
-            prompt_token_ids=req.prompt_token_ids, prompt_logprobs=None,
-            outputs=[completion], finished=finished, metrics=req.stats,
+            request_id=req.request_id,
+            prompt=req.prompt,
+            prompt_token_ids=req.prompt_token_ids,
+            prompt_logprobs=None,
+            outputs=[completion],
+            finished=finished,
+            metrics=req.stats,
             num_cached_tokens=0,
         )

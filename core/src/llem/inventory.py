@@ -46,8 +46,9 @@ def _row(registry: Registry, info: PluginInfo) -> PluginRow:
     kinds = ", ".join(info.components) or "-"
     name = display_name(info)
     if info.status != "ok":
-        return PluginRow(name, kinds, info.distribution, info.version, info.status,
-                         info.error or "")
+        return PluginRow(
+            name, kinds, info.distribution, info.version, info.status, info.error or ""
+        )
     missing = []
     for component in info.components:
         kind, component_name = component.split(":", 1)
@@ -59,8 +60,9 @@ def _row(registry: Registry, info: PluginInfo) -> PluginRow:
         if need:
             missing.append(f"{component}: {need}")
     if missing:
-        return PluginRow(name, kinds, info.distribution, info.version,
-                         "missing requirement", "; ".join(missing))
+        return PluginRow(
+            name, kinds, info.distribution, info.version, "missing requirement", "; ".join(missing)
+        )
     return PluginRow(name, kinds, info.distribution, info.version, "ok")
 
 
@@ -76,13 +78,16 @@ def gpu_lines() -> list[str]:
         return [f"no GPU seen: {type(exc).__name__}: {exc}"]
     if not found.devices:
         fix = getattr(found, "fix", None)
-        return [f"no GPU seen: {found.reason or 'NVML reports none'}"
-                + (f" ({fix})" if fix else "")]
+        return [
+            f"no GPU seen: {found.reason or 'NVML reports none'}" + (f" ({fix})" if fix else "")
+        ]
     lines = [f"driver {found.driver_version}"] if found.driver_version else []
     for d in found.devices:
         cuda = f"cuda:{d.cuda_index}" if d.cuda_index >= 0 else "hidden from CUDA"
-        lines.append(f"nvml:{d.nvml_index} {cuda} {d.name}, "
-                     f"{d.memory_total_bytes / 1024**3:.1f} GiB, {d.uuid}, {d.pci_bus_id}")
+        lines.append(
+            f"nvml:{d.nvml_index} {cuda} {d.name}, "
+            f"{d.memory_total_bytes / 1024**3:.1f} GiB, {d.uuid}, {d.pci_bus_id}"
+        )
     return lines
 
 

@@ -1,6 +1,6 @@
 """Rough GPU memory and wall-time estimates for ``llem run --dry-run``.
 
-Memory = weights + KV cache, from the architecture config (``llem.models``) when the
+Memory = weights + KV cache, from the architecture config (``llem.architectures``) when the
 model is built-in or a local directory; anything else is "unknown", never a guess.
 
 - parameters: embeddings + per layer (attention with grouped-query K/V heads, gated MLP,
@@ -32,13 +32,24 @@ from typing import Any
 
 import attrs
 
-from llem.config.model import ExperimentConfig
+from llem.config.schema import ExperimentConfig
 
 LLAMA_FAMILY = frozenset({"llama", "mistral", "qwen2", "qwen3"})
 BYTES = {"fp32": 4.0, "fp16": 2.0, "bf16": 2.0}
-QUANT_BYTES = {"8bit": 1.0, "int8": 1.0, "fp8": 1.0, "bitsandbytes-8bit": 1.0,
-               "4bit": 0.5, "awq": 0.5, "gptq": 0.5, "int4": 0.5, "bitsandbytes": 0.5,
-               "bitsandbytes-4bit": 0.5, "nf4": 0.5, "fp4": 0.5}
+QUANT_BYTES = {
+    "8bit": 1.0,
+    "int8": 1.0,
+    "fp8": 1.0,
+    "bitsandbytes-8bit": 1.0,
+    "4bit": 0.5,
+    "awq": 0.5,
+    "gptq": 0.5,
+    "int4": 0.5,
+    "bitsandbytes": 0.5,
+    "bitsandbytes-4bit": 0.5,
+    "nf4": 0.5,
+    "fp4": 0.5,
+}
 KV_BYTES = {"fp8": 1.0, "fp8_e4m3": 1.0, "fp8_e5m2": 1.0, "int8": 1.0}
 BANDWIDTH_BPS = 2.0e12
 FLOPS = {"fp32": 4.0e13, "fp16": 3.0e14, "bf16": 3.0e14}
@@ -72,9 +83,9 @@ class MemoryEstimate:
 def architecture(model_id: str) -> Architecture | str:
     """The Architecture of ``model_id``, or why it is unknown (a str)."""
     try:
-        from llem.models import load_architecture
+        from llem.architectures import load_architecture
     except ImportError:
-        return "llem.models is not available"
+        return "llem.architectures is not available"
     try:
         cfg = load_architecture(model_id)
     except Exception as exc:  # an unreadable local config.json

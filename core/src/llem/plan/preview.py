@@ -13,9 +13,9 @@ from typing import Any
 
 import attrs
 
-from llem.config import estimate
 from llem.config.identity import config_to_dict, hash_dict, varying_from_dicts
-from llem.config.model import ExperimentConfig, StudyConfig
+from llem.config.schema import ExperimentConfig, StudyConfig
+from llem.plan import estimate
 
 GiB = 1024**3
 TIGHT = 0.9
@@ -41,10 +41,12 @@ class Gpus:
             return cls({}, (), f"GPU discovery failed: {type(exc).__name__}: {exc}")
         if not found.devices:
             return cls({}, (), found.reason or "NVML sees no GPU")
-        memory = {d.cuda_index: d.memory_total_bytes for d in found.devices
-                  if d.cuda_index >= 0}
-        names = tuple(f"{d.name} ({d.memory_total_bytes / GiB:.0f} GiB)" for d in found.devices
-                      if d.cuda_index >= 0)
+        memory = {d.cuda_index: d.memory_total_bytes for d in found.devices if d.cuda_index >= 0}
+        names = tuple(
+            f"{d.name} ({d.memory_total_bytes / GiB:.0f} GiB)"
+            for d in found.devices
+            if d.cuda_index >= 0
+        )
         if not memory:
             return cls({}, (), "every GPU is hidden by CUDA_VISIBLE_DEVICES")
         return cls(memory, names)
@@ -95,8 +97,9 @@ def build_preview(study: StudyConfig, gpus: Gpus | None = None) -> Preview:
     rows = []
     for i, (cfg, d, p) in enumerate(zip(study.experiments, dicts, params, strict=True)):
         mem = estimate.memory(cfg)
-        rows.append(Row(i + 1, hash_dict(d), p, mem, fit(cfg, mem, gpus),
-                        estimate.run_time(cfg, 0.0)))
+        rows.append(
+            Row(i + 1, hash_dict(d), p, mem, fit(cfg, mem, gpus), estimate.run_time(cfg, 0.0))
+        )
     total, lower = _total_seconds(study, rows)
     return Preview(study, tuple(rows), gpus, total, lower)
 
@@ -152,19 +155,33 @@ def render(preview: Preview, console: Any) -> None:
     from rich.table import Table
 
     study = preview.study
-    table = Table(title=f"{study.name}: {len(preview.rows)} experiment(s), dry run",
-                  title_justify="left")
+    table = Table(
+        title=f"{study.name}: {len(preview.rows)} experiment(s), dry run", title_justify="left"
+    )
     names = [e.name or "" for e in study.experiments]
     show_names = len(set(names)) > 1
-    columns = ["#", "config", *(["name"] if show_names else []), "varying parameters",
-               "memory/GPU", "fits", "time/run"]
+    columns = [
+        "#",
+        "config",
+        *(["name"] if show_names else []),
+        "varying parameters",
+        "memory/GPU",
+        "fits",
+        "time/run",
+    ]
     for col in columns:
         table.add_column(col, overflow="fold")
     for row, name in zip(preview.rows, names, strict=True):
         fit_text = f"[bold red]{row.fit}[/]" if row.fit == "WON'T FIT" else row.fit
-        table.add_row(str(row.index), row.config_hash, *([name] if show_names else []),
-                      params_text(row.params), memory_text(row.memory), fit_text,
-                      duration(row.run.total_s))
+        table.add_row(
+            str(row.index),
+            row.config_hash,
+            *([name] if show_names else []),
+            params_text(row.params),
+            memory_text(row.memory),
+            fit_text,
+            duration(row.run.total_s),
+        )
     console.print(table)
     _summary(preview, console)
 
@@ -173,8 +190,10 @@ def _summary(preview: Preview, console: Any) -> None:
     study, ex = preview.study, preview.study.execution
     n = len(preview.rows)
     bound = ">= " if preview.total_is_lower_bound else "~"
-    console.print(f"{n} experiment(s) x {ex.cycles} cycle(s) = {n * ex.cycles} runs, "
-                  f"order {ex.order}; estimated wall time {bound}{duration(preview.total_s)}")
+    console.print(
+        f"{n} experiment(s) x {ex.cycles} cycle(s) = {n * ex.cycles} runs, "
+        f"order {ex.order}; estimated wall time {bound}{duration(preview.total_s)}"
+    )
     if preview.gpus.reason is not None:
         console.print(f"no GPU seen: {preview.gpus.reason}")
     else:
@@ -192,6 +211,7 @@ def _summary(preview: Preview, console: Any) -> None:
         "every weight once per step at ~2 TB/s (>= 15 ms/step), prefill at ~300 TFLOP/s "
         "(fp32: 40); load 10 s + weights at 1 GB/s; one idle baseline per "
         "baseline.cache_ttl_s. Real times vary several-fold by GPU and engine.",
-        style="dim")
+        style="dim",
+    )
     if study.profile:
         console.print(f"profile: {study.profile}")

@@ -4,20 +4,23 @@ from __future__ import annotations
 
 import attrs
 import pytest
-from llem.config import estimate
+from llem.architectures import load_architecture
 from llem.config.loader import loads
-from llem.config.preview import Gpus, build_preview, fit
-from llem.models import load_architecture
+from llem.plan import estimate
+from llem.plan.preview import Gpus, build_preview, fit
 
 GiB = 1024**3
 
 
-@pytest.mark.parametrize("model,billions", [
-    ("builtin:llama-3.2-1b", 1.236),   # published: 1.24B
-    ("builtin:llama-3.1-8b", 8.030),   # published: 8.03B
-    ("builtin:qwen2.5-7b", 7.616),     # published: 7.61B
-    ("builtin:mistral-7b", 7.242),     # published: 7.24B
-])
+@pytest.mark.parametrize(
+    "model,billions",
+    [
+        ("builtin:llama-3.2-1b", 1.236),  # published: 1.24B
+        ("builtin:llama-3.1-8b", 8.030),  # published: 8.03B
+        ("builtin:qwen2.5-7b", 7.616),  # published: 7.61B
+        ("builtin:mistral-7b", 7.242),  # published: 7.24B
+    ],
+)
 def test_parameter_counts_match_published_sizes(model, billions):
     arch = estimate.count_parameters(load_architecture(model))
     assert isinstance(arch, estimate.Architecture)
@@ -34,9 +37,11 @@ def test_unknown_architectures_are_unknown_not_guessed():
 
 
 def test_memory_is_weights_plus_kv_cache():
-    cfg = loads("model: builtin:llama-3.1-8b\nbackend: alpha\nprecision: bf16\n"
-                "alpha: {batch_size: 4}\ndataset: {input_len: 1000, num_prompts: 16}\n"
-                "generation: {max_new_tokens: 24}\n").experiments[0]
+    cfg = loads(
+        "model: builtin:llama-3.1-8b\nbackend: alpha\nprecision: bf16\n"
+        "alpha: {batch_size: 4}\ndataset: {input_len: 1000, num_prompts: 16}\n"
+        "generation: {max_new_tokens: 24}\n"
+    ).experiments[0]
     mem = estimate.memory(cfg)
     arch = estimate.architecture("builtin:llama-3.1-8b")
     assert mem.weights_bytes == arch.params * 2
@@ -64,15 +69,19 @@ def test_fit_against_gpus_present():
     assert fit(cfg, mem, Gpus({1: 80 * GiB}, ("x",))) == "GPU 0 absent"
     assert fit(cfg, mem, Gpus({}, (), "NVML Shared Library Not Found")) == "no GPU seen"
     assert fit(attrs.evolve(cfg, devices=()), mem, Gpus({0: GiB}, ("x",))) == "CPU"
-    beta = loads("model: builtin:llama-3.1-8b\nbackend: beta\nprecision: fp32\n"
-                 "beta: {gpu_memory_utilization: 0.3}\n").experiments[0]
+    beta = loads(
+        "model: builtin:llama-3.1-8b\nbackend: beta\nprecision: fp32\n"
+        "beta: {gpu_memory_utilization: 0.3}\n"
+    ).experiments[0]
     assert fit(beta, estimate.memory(beta), Gpus({0: 80 * GiB}, ("H100",))) == "WON'T FIT"
 
 
 def test_time_estimate_counts_the_fixed_parts():
-    study = loads("model: builtin:tiny-llama\nbackend: alpha\nwarmup: {thermal_floor_s: 30}\n"
-                  "baseline: {duration_s: 20}\nexecution: {cycles: 2, config_gap_s: 5, "
-                  "cycle_gap_s: 7}\nsweep: {precision: [fp16, bf16]}\n")
+    study = loads(
+        "model: builtin:tiny-llama\nbackend: alpha\nwarmup: {thermal_floor_s: 30}\n"
+        "baseline: {duration_s: 20}\nexecution: {cycles: 2, config_gap_s: 5, "
+        "cycle_gap_s: 7}\nsweep: {precision: [fp16, bf16]}\n"
+    )
     preview = build_preview(study, Gpus({}, (), "none"))
     run = preview.rows[0].run
     assert run.fixed_s == 30 + estimate.LOAD_FIXED_S

@@ -1,0 +1,1 @@
+"""What a study will do before it runs: the dry-run preview and its estimates."""

@@ -1,0 +1,83 @@
+"""Everything a plugin may use from llem, in one module. Nothing else in llem is stable.
+
+A plugin's hook module imports ``hookimpl`` from here; its components subclass the
+bases here and exchange the data classes here with the core. Light on import: the
+component bases and errors are plain classes; the config classes, the device helpers
+and the architecture catalogue load on first use, so a hook module that imports this
+costs ``llem --help`` nothing.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from llem.errors import (
+    ConfigError,
+    ExperimentFailed,
+    LlemError,
+    PluginError,
+    PreflightError,
+)
+from llem.hookspecs import hookimpl
+from llem.interfaces import (
+    Availability,
+    Backend,
+    Device,
+    EnergyReading,
+    Meter,
+    Problem,
+    Request,
+    RequestRecord,
+    Sink,
+    TokenChunk,
+    Unavailable,
+)
+from llem.measure.clock import offset_ns
+
+if TYPE_CHECKING:
+    from llem import architectures
+    from llem.config.schema import ExperimentConfig, GenerationConfig
+    from llem.telemetry.devices import VisibleDevices, visible_devices_for
+
+__all__ = [
+    "Availability",
+    "Backend",
+    "ConfigError",
+    "Device",
+    "EnergyReading",
+    "ExperimentConfig",
+    "ExperimentFailed",
+    "GenerationConfig",
+    "LlemError",
+    "Meter",
+    "PluginError",
+    "PreflightError",
+    "Problem",
+    "Request",
+    "RequestRecord",
+    "Sink",
+    "TokenChunk",
+    "Unavailable",
+    "VisibleDevices",
+    "architectures",
+    "hookimpl",
+    "offset_ns",
+    "visible_devices_for",
+]
+
+_LAZY = {
+    "ExperimentConfig": "llem.config.schema",
+    "GenerationConfig": "llem.config.schema",
+    "VisibleDevices": "llem.telemetry.devices",
+    "visible_devices_for": "llem.telemetry.devices",
+}
+
+
+def __getattr__(name: str) -> Any:
+    import importlib
+
+    if name == "architectures":
+        return importlib.import_module("llem.architectures")
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'llem.plugin' has no attribute {name!r}")
