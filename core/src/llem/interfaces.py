@@ -75,6 +75,17 @@ class TokenChunk:
 
 
 @attrs.frozen
+class EngineStep:
+    """One scheduler step as the engine reports it: when it ended (perf_counter_ns) and
+    how many prompt (prefill) and generated (decode) tokens it processed. Where a backend
+    has them, attribution splits energy by these instead of by request timings."""
+
+    t_end_ns: int
+    prefill_tokens: int
+    decode_tokens: int
+
+
+@attrs.frozen
 class EnergyReading:
     """Energy of one window from one meter.
 
@@ -183,6 +194,11 @@ class Backend(_Component):
 
     async def stop_serving(self) -> None:
         """Called once in the loop after the last request ended or was cancelled."""
+
+    def engine_steps(self) -> Sequence[EngineStep] | None:
+        """The engine's scheduler steps since the last call (offline or serving), or None
+        when the engine does not report them. Called after each window."""
+        return None
 
     def synchronize(self) -> None:
         """Wait until the device has finished all queued work."""
