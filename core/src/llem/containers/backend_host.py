@@ -11,6 +11,7 @@ process group at once, whatever the main thread is doing.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import sys
@@ -168,10 +169,8 @@ def _error(exc: BaseException) -> tuple[str, str, str, str]:
 
 def _watch(watch: Connection) -> None:
     """Block until the worker's end closes, then end every process of the container."""
-    try:
+    with contextlib.suppress(EOFError, OSError):
         watch.recv()
-    except (EOFError, OSError):
-        pass
     try:
         os.killpg(0, signal.SIGKILL)
     finally:

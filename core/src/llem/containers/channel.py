@@ -39,7 +39,7 @@ class Listening:
         while True:
             try:
                 sock, _ = self._socket.accept()
-            except socket.timeout:
+            except TimeoutError:
                 if not alive():
                     raise ConnectionError("the container exited before it connected") from None
                 if time.monotonic() > deadline:

@@ -7,6 +7,7 @@ GPUs asked for without the NVIDIA container runtime.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -102,10 +103,8 @@ def is_running(docker: Any, name: str) -> bool:
 
 def remove(docker: Any, name: str) -> None:
     """Stop and remove the container; one that is already gone is fine."""
-    try:
+    with contextlib.suppress(Exception):
         docker.container.remove(name, force=True)
-    except Exception:
-        pass
 
 
 def remove_labelled(docker: Any, run_dir: str) -> int:
