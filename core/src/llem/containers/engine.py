@@ -52,8 +52,10 @@ def check_image(docker: Any, image: str, backend: str) -> None:
 
 
 def check_gpu_runtime(docker: Any) -> None:
+    """``--gpus`` needs the NVIDIA Container Toolkit: a registered ``nvidia`` runtime, or
+    its hook on the daemon's PATH (this host's, for a local daemon)."""
     runtimes = getattr(docker.info(), "runtimes", None) or {}
-    if "nvidia" not in runtimes:
+    if "nvidia" not in runtimes and shutil.which("nvidia-container-runtime-hook") is None:
         raise PreflightError(
             "the experiment runs on GPUs in a container, but Docker has no NVIDIA runtime "
             f"(runtimes: {', '.join(sorted(runtimes)) or 'none'}); install the NVIDIA "
@@ -99,6 +101,14 @@ def is_running(docker: Any, name: str) -> bool:
         return bool(docker.container.inspect(name).state.running)
     except Exception:
         return False
+
+
+def main_pid(docker: Any, name: str) -> int | None:
+    """The host PID of the container's first process (NVML reports host PIDs)."""
+    try:
+        return int(docker.container.inspect(name).state.pid) or None
+    except Exception:
+        return None
 
 
 def remove(docker: Any, name: str) -> None:

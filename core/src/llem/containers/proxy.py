@@ -18,6 +18,7 @@ from llem.containers import engine
 from llem.containers.channel import LOG_NAME, Listening
 from llem.errors import ConfigError, PluginError, PreflightError
 from llem.interfaces import Backend, Device, Problem, Request, RequestRecord, TokenChunk
+from llem.measure.quality import claim_process_tree, release_process_tree
 
 CONNECT_TIMEOUT_S = 300.0  # image start + the engine's imports inside it
 ERRORS = {"PreflightError": PreflightError, "ConfigError": ConfigError, "PluginError": PluginError}
@@ -50,6 +51,7 @@ class ContainerBackend(Backend):
         self._streams: dict[int, asyncio.Queue[Any]] = {}
         self._stopped: asyncio.Future[None] | None = None
         self._next_id = 0
+        self._pid: int | None = None
 
     # -- lifecycle calls -------------------------------------------------------------------
     def preflight(self, cfg: ExperimentConfig) -> list[Problem]:
@@ -172,6 +174,9 @@ class ContainerBackend(Backend):
         except (TimeoutError, ConnectionError) as exc:
             raise ContainerFailed(self._died(f"at start: {exc}")) from None
         self.info["start_s"] = round(time.perf_counter() - t, 3)
+        self._pid = engine.main_pid(self._docker, self.container)
+        if self._pid:
+            claim_process_tree(self._pid)  # its GPU processes are this experiment's own
         self._calls.send(self.section)
         self._answer()
 
@@ -203,6 +208,9 @@ class ContainerBackend(Backend):
             if conn is not None:
                 conn.close()
         self._calls = self._watch = None
+        if self._pid:
+            release_process_tree(self._pid)
+            self._pid = None
         if self._docker is not None:
             engine.remove(self._docker, self.container)
         if self._listening is not None:
