@@ -52,7 +52,7 @@ def test_a_cpu_container_gets_no_gpus(docker):
 
 
 def test_gpu_runs_need_the_nvidia_runtime(docker, monkeypatch):
-    monkeypatch.setattr(engine.shutil, "which", lambda name: None)  # and no toolkit hook
+    monkeypatch.setattr(engine, "_toolkit_hook", lambda: None)  # and no toolkit hook
     with pytest.raises(PreflightError, match="nvidia-ctk runtime configure"):
         engine.check_gpu_runtime(docker)
     monkeypatch.setenv("FAKE_DOCKER_NVIDIA", "1")

@@ -55,12 +55,16 @@ def check_gpu_runtime(docker: Any) -> None:
     """``--gpus`` needs the NVIDIA Container Toolkit: a registered ``nvidia`` runtime, or
     its hook on the daemon's PATH (this host's, for a local daemon)."""
     runtimes = getattr(docker.info(), "runtimes", None) or {}
-    if "nvidia" not in runtimes and shutil.which("nvidia-container-runtime-hook") is None:
+    if "nvidia" not in runtimes and _toolkit_hook() is None:
         raise PreflightError(
             "the experiment runs on GPUs in a container, but Docker has no NVIDIA runtime "
             f"(runtimes: {', '.join(sorted(runtimes)) or 'none'}); install the NVIDIA "
             "Container Toolkit and run `sudo nvidia-ctk runtime configure --runtime=docker`"
         )
+
+
+def _toolkit_hook() -> str | None:
+    return shutil.which("nvidia-container-runtime-hook")
 
 
 def gpus_argument(uuids: Sequence[str]) -> str | None:
