@@ -30,6 +30,7 @@ baseline: {{enabled: false}}
 energy: {{meter: null, min_window_s: 0}}
 execution:
   cycles: {cycles}
+  timeout_s: {timeout}
   config_gap_s: 0
   cycle_gap_s: 0
   runner: {{echo: docker}}
@@ -56,6 +57,7 @@ def _write(
     tokens: int = 8,
     cycles: int = 1,
     name: str = "docker-study",
+    timeout: float = 600,
 ) -> Path:
     path = tmp_path / "study.yaml"
     path.write_text(
@@ -66,6 +68,7 @@ def _write(
             tokens=tokens,
             cycles=cycles,
             out=tmp_path / "results",
+            timeout=timeout,
         )
     )
     return path
@@ -146,9 +149,9 @@ def test_a_killed_container_fails_its_experiment_and_the_study_goes_on(tmp_path,
     assert wait_no_containers(_run_dir(tmp_path)) == []
 
 
-def test_sigint_stops_the_study_and_removes_the_container(tmp_path, echo_image):
+def test_sigint_stops_the_study_removes_the_container_and_resume_finishes(tmp_path, echo_image):
     env = _env(tmp_path)
-    proc = _llem("run", str(_write(tmp_path, image=echo_image, delay=20, tokens=1000)), env=env)
+    proc = _llem("run", str(_write(tmp_path, image=echo_image, delay=10, tokens=500)), env=env)
     deadline = time.monotonic() + 120
     run_dir = None
     while time.monotonic() < deadline and run_dir is None:
@@ -164,6 +167,21 @@ def test_sigint_stops_the_study_and_removes_the_container(tmp_path, echo_image):
     assert wait_no_containers(run_dir) == []
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert all(e["status"] != "done" for e in manifest["entries"]), manifest
+    resumed = _llem("run", "--resume", str(run_dir), env=env)
+    out, _ = resumed.communicate(timeout=240)
+    assert resumed.returncode == 0, out
+    assert [r["status"] for r in _results(tmp_path)] == ["ok"]
+    assert wait_no_containers(run_dir) == []
+
+
+def test_a_timeout_fails_the_experiment_and_removes_its_container(tmp_path, echo_image):
+    env = _env(tmp_path)
+    cfg = _write(tmp_path, image=echo_image, delay=10, tokens=3000, timeout=8)
+    proc = _llem("run", str(cfg), env=env)
+    out, _ = proc.communicate(timeout=180)
+    [result] = _results(tmp_path)
+    assert result["status"] == "failed" and result["error"]["kind"] == "timeout", out
+    assert wait_no_containers(_run_dir(tmp_path)) == []
 
 
 def test_a_missing_image_fails_preflight_with_the_build_command(tmp_path, echo_image):
