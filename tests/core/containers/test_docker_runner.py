@@ -74,8 +74,17 @@ def _write(
     return path
 
 
+class _Llem(subprocess.Popen):
+    def communicate(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        try:
+            return super().communicate(*args, **kwargs)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise
+
+
 def _llem(*args: str, env: dict[str, str]) -> subprocess.Popen[str]:
-    return subprocess.Popen(
+    return _Llem(
         [sys.executable, "-m", "llem.cli", *args],
         env=env,
         text=True,
@@ -208,3 +217,28 @@ def test_docker_absent_says_how_to_fix(monkeypatch, missing):
         expected = "pip install 'llem-core[docker]'"
     with pytest.raises(PreflightError, match=expected.replace("[", r"\[").replace("]", r"\]")):
         engine.client()
+
+
+def test_serving_streams_every_request_through_the_container(tmp_path, echo_image):
+    import pyarrow.parquet as pq
+
+    env = _env(tmp_path)
+    cfg = _write(tmp_path, image=echo_image, delay=2, tokens=16)
+    cfg.write_text(
+        cfg.read_text().replace(
+            "dataset: {num_prompts: 4, input_len: 8}",
+            "dataset: {num_prompts: 24, input_len: 8}\n"
+            "load: {mode: serving, arrival: poisson, rate: 40, warmup_requests: 0}",
+        )
+    )
+    proc = _llem("run", str(cfg), env=env)
+    out, _ = proc.communicate(timeout=240)
+    assert proc.returncode == 0, out
+    [result] = _results(tmp_path)
+    assert result["status"] == "ok", result.get("error")
+    assert result["environment"]["runner"]["kind"] == "docker"
+    [requests] = list(_run_dir(tmp_path).glob("experiments/*/requests.parquet"))
+    rows = pq.read_table(requests).to_pylist()
+    assert len(rows) == 24
+    assert all(r["output_tokens"] == 16 for r in rows)
+    assert wait_no_containers(_run_dir(tmp_path)) == []

@@ -135,6 +135,13 @@ class ServingSession:
                     task.cancel()
             elif method == "serve_stop" and not stopped.done():
                 stopped.set_result(None)
+            elif method in ("synchronize", "engine_steps"):  # the lifecycle's, mid-serving
+                try:
+                    self.calls.send(("ok", getattr(self.backend, method)(*args)))
+                except Exception as exc:
+                    self.calls.send(_error(exc))
+            else:
+                self.calls.send(_error(ValueError(f"{method!r} while serving")))
 
     async def _stream(self, rid: int, request: Any, gen: Any) -> None:
         try:

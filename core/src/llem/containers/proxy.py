@@ -185,10 +185,16 @@ class ContainerBackend(Backend):
         return self._answer()
 
     def _answer(self) -> Any:
-        try:
-            reply = self._conn.recv()
-        except (EOFError, OSError):
-            raise ContainerFailed(self._died("during a call")) from None
+        while True:
+            try:
+                reply = self._conn.recv()
+            except (EOFError, OSError):
+                raise ContainerFailed(self._died("during a call")) from None
+            if reply[0] in ("ok", "error"):
+                break
+            queue = self._streams.get(reply[1])  # a stream's late chunk: to its queue
+            if queue is not None:
+                queue.put_nowait(reply)
         if reply[0] == "ok":
             return reply[1]
         _, kind, message, tail = reply
