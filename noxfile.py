@@ -1,27 +1,41 @@
-"""Sessions: tests (everything CPU), lint, bench-smoke.
+"""Sessions: tests (everything CPU), lint (ruff, format, mypy), bench-smoke.
 
 The test venv sees the system site-packages, so a machine that already has torch (a GPU
 user's CUDA build) keeps it; only where none is importable is torch==2.13.0 installed
-(a CPU wheel on the CI machine).
+(a CPU wheel on the CI machine). ``nox`` alone runs tests and lint; CI (.ci/run) runs
+both by name. GPU tests: ``nox -s tests -- -m gpu`` on a GPU machine (CONTRIBUTING.md).
 """
 
 import nox
 
-nox.options.sessions = ["tests"]
+nox.options.sessions = ["tests", "lint"]
+LINTED = ["core", "plugins", "tests", "examples", "noxfile.py"]
 PACKAGES = [
-    "-e", "core",
-    "-e", "plugins/llem_pytorch",
-    "-e", "plugins/llem_vllm",
-    "-e", "plugins/llem_trtllm",
-    "-e", "plugins/llem_zeus",
-    "-e", "plugins/llem_codecarbon",
+    "-e",
+    "core",
+    "-e",
+    "plugins/llem_pytorch",
+    "-e",
+    "plugins/llem_vllm",
+    "-e",
+    "plugins/llem_trtllm",
+    "-e",
+    "plugins/llem_server[http,gguf]",
+    "-e",
+    "plugins/llem_zeus",
+    "-e",
+    "plugins/llem_codecarbon",
 ]
 
 
 def _install(session: nox.Session) -> None:
     probe = session.run(
-        "python", "-c", "import torch; print('torch-ok')",
-        success_codes=[0, 1], silent=True, log=False,
+        "python",
+        "-c",
+        "import torch; print('torch-ok')",
+        success_codes=[0, 1],
+        silent=True,
+        log=False,
     )
     if "torch-ok" not in str(probe):
         session.install("torch==2.13.0")
@@ -42,5 +56,10 @@ def bench_smoke(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    session.install("ruff")
-    session.run("ruff", "check", "core", "plugins", "tests")
+    """ruff check, ruff format --check, and mypy over the core and every plugin (its
+    files and settings: pyproject.toml). Only the core is installed: the plugins are
+    checked from their source, their engines are Any (no torch, no vLLM needed)."""
+    session.install("ruff", "mypy", "pytest>=8", "-e", "core")
+    session.run("ruff", "check", *LINTED)
+    session.run("ruff", "format", "--check", *LINTED)
+    session.run("mypy")

@@ -13,6 +13,7 @@ class TestNvmlMeterConformance(MeterConformance):
     devices given it must still answer."""
 
     meter_class = NvmlMeter
+    bad_configs = [{"method": "guess"}, {"methd": "auto"}]
     plugin = "llem.builtins"
 
 

@@ -38,13 +38,21 @@ def test_run_log_gets_json_lines(tmp_path):
     assert first["level"] == "info" and first["energy_j"] == 12.5 and "timestamp" in first
 
 
-def test_console_shows_warnings_as_key_values_when_not_a_tty(capsys):
+def test_llems_own_events_stay_off_the_console_without_debug(capsys):
     logs.configure()
     log = structlog.get_logger()
     log.info("quiet.by.default")
     log.warning("thermal.drift", delta_c=12)
+    logging.getLogger("thirdparty").warning("disk almost full")
     err = capsys.readouterr().err
-    assert "quiet.by.default" not in err
+    assert "quiet.by.default" not in err and "thermal.drift" not in err and "=" not in err
+    assert err == "WARNING: thirdparty: disk almost full\n"
+
+
+def test_debug_shows_warnings_as_key_values_when_not_a_tty(capsys):
+    logs.configure(debug=True)
+    structlog.get_logger().warning("thermal.drift", delta_c=12)
+    err = capsys.readouterr().err
     assert "event='thermal.drift'" in err and "delta_c=12" in err and "level='warning'" in err
 
 

@@ -109,6 +109,40 @@ def test_plugin_whose_hook_raises_is_broken(monkeypatch):
     assert next(p for p in registry.plugins if p.name == "bad").status == "broken"
 
 
+def test_a_misspelt_hook_marks_the_plugin_broken_with_the_hook_it_meant(monkeypatch):
+    class Misspelt:
+        @llem.hookimpl
+        def register_backend(self, register):  # the hook is register_backends
+            register(AlphaBackend)
+
+    eps = [FakeEntryPoint("typo", Misspelt(), "llem-typo"), *standard_entry_points()[1:]]
+    registry = use_fake_plugins(monkeypatch, eps)
+    info = next(p for p in registry.plugins if p.name == "typo")
+    assert info.status == "broken"
+    assert "unknown hook 'register_backend' (did you mean 'register_backends'?)" in info.error
+    assert "beta" in registry.backends and "alpha" not in registry.backends
+    from llem.inventory import plugin_rows
+
+    row = next(r for r in plugin_rows(registry) if r.name == "typo")  # what `llem config` shows
+    assert row.status == "broken" and "did you mean 'register_backends'" in row.detail
+
+
+def test_a_plugin_with_a_misspelt_hook_registers_none_of_its_components(monkeypatch):
+    class HalfRight:
+        @llem.hookimpl
+        def register_backends(self, register):
+            register(AlphaBackend)
+
+        @llem.hookimpl
+        def register_sink(self, register):
+            pass
+
+    registry = use_fake_plugins(monkeypatch, [FakeEntryPoint("half", HalfRight(), "llem-half")])
+    assert registry.backends == {}
+    info = next(p for p in registry.plugins if p.name == "half")
+    assert info.status == "broken" and "did you mean 'register_sinks'" in info.error
+
+
 def test_two_components_with_one_name_is_an_error_naming_both_distributions(monkeypatch):
     eps = [
         FakeEntryPoint("alpha", AlphaPlugin(), "llem-alpha"),

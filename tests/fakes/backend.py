@@ -14,10 +14,19 @@ section ``FakeBackendConfig`` (``ExperimentConfig.sections={"fake": ...}``):
 - ``child_pid_file``: load() starts a long-lived child process (as engines do) and
   writes its pid there;
 - ``problem``: a preflight Problem message.
+
+Serving (``serves = True``): a continuous-batching engine on the serving event loop, as
+vLLM's AsyncLLM behaves. ``stream`` queues the request; the engine loop admits waiting
+requests while fewer than ``batch_size`` run: a step that admits any is a prefill step
+(``prefill_s``, one first token for each admitted request), else a decode step
+(``step_s``, one token for every running request). Each step is reported through
+``engine_steps``; ``fail_request``: the request with that id raises mid-stream.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import signal
 import sys
@@ -27,7 +36,8 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-from llem import Backend, Problem, RequestRecord, hookimpl
+from llem import Backend, Problem, RequestRecord, TokenChunk, hookimpl
+from llem.interfaces import EngineStep
 
 from tests.fakes.dist_info import announce
 
@@ -51,6 +61,7 @@ class FakeBackendConfig:
     load_s: float = 0.0
     records_short: bool = False
     child_pid_file: str | None = None  # start a long-lived child process, write its pid
+    fail_request: int | None = None  # serving: this request id raises after its first token
 
 
 def _fake_nvml() -> Any:
@@ -66,6 +77,7 @@ def _fake_nvml() -> Any:
 class FakeBackend(Backend):
     name = "fake"
     config_type = FakeBackendConfig
+    serves = True
 
     def __init__(self, section: FakeBackendConfig | None = None) -> None:
         super().__init__(section if section is not None else FakeBackendConfig())
@@ -122,9 +134,7 @@ class FakeBackend(Backend):
             out.append(
                 RequestRecord(
                     request_id=r.id,
-                    input_tokens=len(r.input_ids)
-                    if r.input_ids is not None
-                    else len(r.prompt.split()),
+                    input_tokens=_input_len(r),
                     output_tokens=r.max_new_tokens,
                     t_submit_ns=t_submit,
                     t_first_token_ns=None if s.no_first_token else t_first,
@@ -133,6 +143,84 @@ class FakeBackend(Backend):
                 )
             )
         return out
+
+    async def start_serving(self, gen: Any) -> None:
+        self._waiting: list[tuple[Any, asyncio.Queue[TokenChunk]]] = []
+        self._running: list[list[Any]] = []  # [request, its queue, tokens so far]
+        self._steps: list[EngineStep] = []
+        self._wake = asyncio.Event()
+        self._engine = asyncio.ensure_future(self._engine_loop())
+
+    async def stream(self, request: Any, gen: Any) -> Any:
+        self._crash_if("generate")
+        out: asyncio.Queue[TokenChunk] = asyncio.Queue()
+        self._waiting.append((request, out))
+        self._wake.set()
+        while True:
+            chunk = await out.get()
+            if self.section.fail_request == request.id:
+                raise RuntimeError(f"the fake engine failed request {request.id}")
+            yield chunk
+            if chunk.finished:
+                return
+
+    async def stop_serving(self) -> None:
+        self._engine.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._engine
+        self._power(self.section.idle_power_w)
+
+    def engine_steps(self) -> list[EngineStep] | None:
+        steps, self._steps = getattr(self, "_steps", []), []
+        return steps or None
+
+    async def _engine_loop(self) -> None:
+        s = self.section
+        while True:
+            if not self._waiting and not self._running:
+                self._power(s.idle_power_w)
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            room = s.batch_size - len(self._running)
+            admitted, self._waiting = self._waiting[:room], self._waiting[room:]
+            if admitted:
+                await self._prefill_step(admitted)
+            else:
+                await self._decode_step()
+
+    async def _prefill_step(self, admitted: list[tuple[Any, Any]]) -> None:
+        t_scheduled = time.perf_counter_ns()
+        self._power(self.section.prefill_power_w)
+        await asyncio.sleep(self.section.prefill_s)
+        prompt = 0
+        for request, out in admitted:
+            n = _input_len(request)
+            prompt += n
+            done = request.max_new_tokens <= 1
+            out.put_nowait(TokenChunk(1, done, n, t_scheduled_ns=t_scheduled))
+            if not done:
+                self._running.append([request, out, 1])
+        self._steps.append(EngineStep(time.perf_counter_ns(), prompt, 0))
+
+    async def _decode_step(self) -> None:
+        self._power(self.section.decode_power_w)
+        await asyncio.sleep(self.section.step_s)
+        still = []
+        for entry in self._running:
+            request, out, made = entry
+            entry[2] = made + 1
+            done = entry[2] >= request.max_new_tokens
+            out.put_nowait(TokenChunk(1, done))
+            if not done:
+                still.append(entry)
+        self._steps.append(EngineStep(time.perf_counter_ns(), 0, len(self._running)))
+        self._running = still
+
+    def _power(self, watts: float) -> None:
+        nvml = _fake_nvml()
+        if nvml is not None:
+            nvml.set_power(None, watts)
 
     def _crash_if(self, where: str) -> None:
         crash = self.section.crash
@@ -146,6 +234,12 @@ class FakeBackend(Backend):
             while True:
                 time.sleep(1)
         raise RuntimeError(f"the fake backend was told to fail in {where}")
+
+
+def _input_len(request: Any) -> int:
+    if request.input_ids is not None:
+        return len(request.input_ids)
+    return len(request.prompt.split())
 
 
 @hookimpl

@@ -8,7 +8,8 @@
   LLEM_FAKE_NVML. Plugins are restricted to the fake backend (LLEM_PLUGINS=fake) and the
   baseline cache goes to a temporary directory.
 
-Import the fixtures into a test module or conftest: ``from tests.fakes.machine import *``.
+tests/core/conftest.py imports the fixtures for every core test; elsewhere import them
+by name into a test module or conftest.
 """
 
 from __future__ import annotations

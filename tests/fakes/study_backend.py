@@ -4,7 +4,8 @@ Registered as backend ``study_fake`` (``study_fake_preloaded``: the same, but it
 for ``tests.fakes.preload_marker`` to be preloaded, so its workers are forked from the
 fork server; and ``study_broken``, a sink that always fails) through an entry point (see
 ``install``), so the real worker process finds it exactly as it finds a third-party
-plugin. Its behaviour comes from the experiment's ``extra`` mapping:
+plugin. Its behaviour comes from the ``extra`` mapping of its section (``study_fake:
+{extra: {...}}``, or the section named after the preloaded backend; see ``behaviour``):
 
 - ``sleep_s``: how long ``generate`` takes (default 0.05);
 - ``crash``: ``sigkill`` (the worker kills itself with SIGKILL in generate) or
@@ -30,6 +31,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import attrs
 from llem import Backend, RequestRecord, Sink, hookimpl
 
 from tests.fakes.dist_info import announce
@@ -37,12 +39,26 @@ from tests.fakes.dist_info import announce
 ENTRY_POINT = "study_fake"
 
 
-class StudyFakeBackend(Backend):
+@attrs.frozen
+class StudyFakeConfig:
+    extra: dict[str, Any] = attrs.field(factory=dict)
+
+
+def behaviour(cfg: Any) -> dict[str, Any]:
+    """``extra`` of the experiment's section named after its backend, else of the
+    ``study_fake`` section (a test may switch a quick experiment's backend)."""
+    for name in (cfg.backend, ENTRY_POINT):
+        section = cfg.section(name)
+        if section is not None:
+            return dict(section.extra)
+    return {}
+
+
+class StudyFakeBackend(Backend[StudyFakeConfig]):
     name = "study_fake"
-    config_type = None
 
     def load(self, cfg: Any, devices: Sequence[Any]) -> None:
-        self.behaviour = dict(cfg.extra)
+        self.behaviour = behaviour(cfg)
         self.vocab_size = 512
         self.num_parameters = 1000
         count_dir = self.behaviour.get("count_dir")

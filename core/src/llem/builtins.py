@@ -7,18 +7,25 @@ collects them.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from llem.hookspecs import hookimpl
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from llem.interfaces import Meter, Sink
 
 
 @hookimpl
-def register_meters(register):  # type: ignore[no-untyped-def]
+def register_meters(register: Callable[[type[Meter]], None]) -> None:
     from llem.telemetry.nvml_meter import NvmlMeter
 
     register(NvmlMeter)
 
 
 @hookimpl
-def register_sinks(register):  # type: ignore[no-untyped-def]
+def register_sinks(register: Callable[[type[Sink]], None]) -> None:
     from llem.results.sinks import JsonSink, ParquetSink
 
     register(JsonSink)

@@ -1,10 +1,12 @@
 """The ``llem`` command.
 
 Exit codes: 0 ok; 1 an experiment or the run failed; 2 bad usage or config (and other
-LlemErrors that carry 2); 130 interrupted. An LlemError is printed as its message, with
-the traceback only under ``--debug``. Importing this module stays cheap (click only):
-everything else is imported inside the command that needs it, so ``llem --help`` is
-fast; plugins' ``register_commands`` are loaded when the command list is needed.
+LlemErrors that carry 2, such as a run directory another llem holds); 130 interrupted
+by Ctrl+C (SIGINT), 143 stopped by SIGTERM -- both a clean stop (llem.run.stop). An
+LlemError is printed as its message, with the traceback only under ``--debug``.
+Importing this module stays cheap (click only): everything else is imported inside the
+command that needs it, so ``llem --help`` is fast; plugins' ``register_commands`` are
+loaded when the command list is needed.
 """
 
 from __future__ import annotations
@@ -55,9 +57,11 @@ class LlemGroup(click.Group):
                 traceback.print_exc()
             click.echo(f"error: {exc}", err=True)
             ctx.exit(exc.exit_code)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:  # before a study started: nothing to keep
+            from llem.run.stop import exit_code
+
             click.echo("interrupted", err=True)
-            ctx.exit(130)
+            ctx.exit(exit_code(exc))
 
 
 def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
@@ -126,7 +130,8 @@ def cli(debug: bool) -> None:
     "--resume",
     "resume_dir",
     type=click.Path(file_okay=False),
-    help="Carry on the study in this run directory.",
+    help="Carry on the study in this run directory (from any working directory: its "
+    "inputs are pinned; refused if one changed).",
 )
 def run(
     config: str | None,
@@ -138,7 +143,23 @@ def run(
     dry_run: bool,
     resume_dir: str | None,
 ) -> None:
-    """Run CONFIG (a YAML file), or --model MODEL [--backend NAME] without a file."""
+    """Run CONFIG (a YAML file), or --model MODEL [--backend NAME] without a file.
+
+    Where experiments run is execution.executor: local (default; with
+    execution.parallel: per_gpu, side by side on this node's GPUs), ray or slurm
+    (pip install 'llem-core[ray]' / '[slurm]'); --dry-run shows how many run at once.
+    Ctrl+C cancels all of them and exits 130; --resume carries on. See docs/executors.md.
+
+    load.mode: serving sends requests over time (load.arrival poisson, gamma, constant,
+    concurrency or trace at load.rate) and reports steady-state J/token, energy per
+    request and SLO goodput (slo.ttft_s, slo.tpot_s); sweep load.rate. See docs/serving.md.
+
+    SIGTERM stops a study like Ctrl+C (exit 143; 130 for Ctrl+C), keeping what
+    finished. A run directory is locked while a study runs in it: a second runner
+    exits 2 naming the holder's PID. Dataset files, local model directories and
+    traces are pinned (path + fingerprint): a resume whose inputs changed is refused.
+    A study plans at most 10,000 runs (LLEM_MAX_RUNS=N raises the limit).
+    """
     from pathlib import Path
 
     if resume_dir is not None:
@@ -158,9 +179,11 @@ def run(
     if dry_run:
         _dry_run(study)
         return
+    from llem.run.stop import sigterm_stops
     from llem.run.study import run_study
 
-    _finish(run_study(study, out_dir=Path(out_dir) if out_dir else None))
+    with sigterm_stops():
+        _finish(run_study(study, out_dir=Path(out_dir) if out_dir else None))
 
 
 def _resume(
@@ -190,9 +213,11 @@ def _resume(
         raise click.UsageError(
             f"--resume takes the study from the run directory; drop {', '.join(given)}"
         )
+    from llem.run.stop import sigterm_stops
     from llem.run.study import resume_study
 
-    _finish(resume_study(run_dir))
+    with sigterm_stops():
+        _finish(resume_study(run_dir))
 
 
 def _finish(result: Any) -> None:
@@ -219,12 +244,38 @@ def _dry_run(study: Any) -> None:
 
 
 @cli.command(name="config")
-def config_command() -> None:
+@click.option(
+    "--params",
+    "params_of",
+    metavar="BACKEND",
+    help="List BACKEND's first-class knobs (name, type, default, doc) and the impactful "
+    "engine knobs it does not expose yet (see docs/parameters.md).",
+)
+def config_command(params_of: str | None) -> None:
     """Show plugins (name, kind, version, status), GPUs and the user config."""
-    from llem.inventory import render
     from llem.plugins import get_registry
 
+    if params_of is not None:
+        from llem.parameters import render as render_params
+
+        render_params(get_registry().get("backend", params_of), _console())
+        return
+    from llem.inventory import render
+
     render(get_registry(), _console())
+
+
+def _add_commands() -> None:
+    from llem.containers.cli import docker_group
+
+    cli.add_command(docker_group)
+    from llem.report.cli import report_command, results_group
+
+    cli.add_command(report_command)
+    cli.add_command(results_group)
+
+
+_add_commands()
 
 
 def main() -> None:

@@ -3,17 +3,25 @@
 Times are ``time.perf_counter_ns()`` of the worker process, the same clock the telemetry
 sampler stamps its samples with, so request timings and power samples align.
 
-Components are instantiated with their config section (an instance of ``config_type``
-or None when the class declares none).
+Components are instantiated with their config section, an instance of ``config_type``
+(the defaults when the config has none), or None when the class declares no section.
+What every component would otherwise repeat lives in ``_Component``: the section's
+defaults, the ``requires`` check of ``missing_requirement``, ``config_type`` read from
+``Backend[MyConfig]``; ``distribution`` is set by the plugin manager from the entry
+point that registered the class.
 """
 
 from __future__ import annotations
 
+import importlib.util
+import typing
 from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 import attrs
+
+from llem.errors import PreflightError
 
 if TYPE_CHECKING:
     from llem.config.schema import ExperimentConfig, GenerationConfig
@@ -65,13 +73,16 @@ class TokenChunk:
     tokens over from another thread may set ``t_ns`` (perf_counter_ns) to when they
     were produced. ``input_tokens`` is the prompt length where the engine reports it
     (the core falls back to the request's own count); ``finished`` is True on the last
-    chunk, which may carry zero new tokens.
+    chunk, which may carry zero new tokens. ``t_scheduled_ns`` (perf_counter_ns), on
+    any chunk, is when the engine's scheduler first took the request in, where the
+    engine reports it: the core's queueing delay is that minus the send time.
     """
 
     new_tokens: int
     finished: bool = False
     input_tokens: int | None = None
     t_ns: int | None = None
+    t_scheduled_ns: int | None = None
 
 
 @attrs.frozen
@@ -135,23 +146,74 @@ class Problem:
     fix: str = ""
 
 
-class _Component:
+ConfigT = TypeVar("ConfigT")
+
+
+class _Component(Generic[ConfigT]):
+    """What backends, meters and sinks share.
+
+    - ``name``: what a config selects the component by, and the key of its section.
+    - ``config_type``: the attrs class of its section; read from the subscript of
+      ``class MyBackend(Backend[MyConfig])`` when not set. ``self.section`` is always an
+      instance (the defaults when the config has no section), or None without one.
+    - ``requires``: import names the component drives (``("vllm",)``); a missing one
+      makes ``missing_requirement`` say so, with ``install_hint`` as the fix.
+    - ``distribution``: set by the plugin manager to the distribution whose entry point
+      registered the class; never set it by hand.
+    """
+
     name: ClassVar[str]
     config_type: ClassVar[type | None] = None
+    requires: ClassVar[tuple[str, ...]] = ()
+    install_hint: ClassVar[str] = ""
     distribution: ClassVar[str] = "llem-core"
+    section: ConfigT
 
-    def __init__(self, section: Any = None) -> None:
-        self.section = section
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "config_type" not in cls.__dict__:
+            declared = _declared_config_type(cls)
+            if declared is not None:
+                cls.config_type = declared
+
+    def __init__(self, section: ConfigT | None = None) -> None:
+        if section is None and self.config_type is not None:
+            section = self.config_type()
+        self.section = section  # type: ignore[assignment]  # None only without config_type
 
     @classmethod
     def missing_requirement(cls) -> str | None:
         """None if what the component drives is installed, else what is missing and the
         install command. Must be cheap (importlib.util.find_spec, never an import):
-        ``llem config`` calls it for every component."""
-        return None
+        ``llem config`` calls it for every component. The default checks ``requires``."""
+        missing = [m for m in cls.requires if not importable(m)]
+        if not missing:
+            return None
+        hint = f": {cls.install_hint}" if cls.install_hint else ""
+        return f"{' and '.join(missing)} not installed{hint}"
 
 
-class Backend(_Component):
+def importable(module: str) -> bool:
+    """Whether ``module`` can be imported, without importing it (a bare directory of
+    that name, a namespace package, is not the package)."""
+    try:
+        spec = importlib.util.find_spec(module)
+    except (ImportError, ValueError):
+        return False
+    return spec is not None and spec.origin is not None
+
+
+def _declared_config_type(cls: type) -> type | None:
+    """``MyConfig`` of ``class X(Backend[MyConfig])``, if it is a class."""
+    for base in cls.__dict__.get("__orig_bases__", ()):  # its own bases, not inherited
+        origin = typing.get_origin(base)
+        if isinstance(origin, type) and issubclass(origin, _Component):
+            (arg,) = typing.get_args(base)
+            return arg if isinstance(arg, type) else None
+    return None
+
+
+class Backend(_Component[ConfigT]):
     """Runs inference. Only ever instantiated inside the worker process.
 
     ``load`` sets ``vocab_size`` (synthetic prompts draw token ids below it) and may set
@@ -164,12 +226,17 @@ class Backend(_Component):
     """
 
     preload: ClassVar[tuple[str, ...]] = ()
+    # Impactful engine knobs the section does not expose yet: engine argument -> why it
+    # matters and how to set it meanwhile (``extra``); ``llem config --params`` lists them.
+    missing_knobs: ClassVar[Mapping[str, str]] = {}
     vocab_size: int | None = None
     num_parameters: int | None = None
 
     def preflight(self, cfg: ExperimentConfig) -> list[Problem]:
-        """Cheap checks before GPU work: packages importable, devices, memory."""
-        return []
+        """Cheap checks before GPU work: packages importable, devices, memory. The
+        default reports a missing requirement; extend it with ``super().preflight(cfg)``."""
+        missing = self.missing_requirement()
+        return [Problem(missing)] if missing else []
 
     def load(self, cfg: ExperimentConfig, devices: Sequence[Device]) -> None:
         """Load model and tokenizer onto ``devices`` (empty: CPU). Timed, outside the window."""
@@ -207,7 +274,7 @@ class Backend(_Component):
         """Free the model and device memory."""
 
 
-class Meter(_Component):
+class Meter(_Component[ConfigT]):
     """Measures energy over a window. Power time series come from the core sampler.
 
     Built as ``cls(section)``, or ``cls(section, carbon=...)`` with the experiment's
@@ -215,12 +282,36 @@ class Meter(_Component):
     Construction, ``probe`` and ``prepare`` run in a helper thread beside the backend's
     ``preflight``: they must not change process-wide state that thread relies on (e.g.
     replace sys.stdout for everyone, or install signal handlers).
+
+    Implement ``check`` (raise ``Unavailable``); ``probe`` turns it into an
+    Availability and ``require`` (for ``prepare``) into a PreflightError.
     """
 
     takes_carbon: ClassVar[bool] = False
+    chosen_because: str | None = None  # set by the core: why energy.meter chose this meter
+
+    def check(self, devices: Sequence[Device]) -> Any:
+        """Raise ``Unavailable(reason, fix)`` when this meter cannot measure ``devices``
+        here; may return what it found (``require`` hands it back). The default checks
+        ``requires``."""
+        missing = self.missing_requirement()
+        if missing:
+            raise Unavailable(missing, self.install_hint or "install what it names")
 
     def probe(self, devices: Sequence[Device]) -> Availability:
-        raise NotImplementedError
+        """Whether the meter can measure ``devices`` here (``check``, as an answer)."""
+        try:
+            self.check(devices)
+        except Unavailable as exc:
+            return Availability(ok=False, reason=exc.reason, fix=exc.fix)
+        return Availability(ok=True)
+
+    def require(self, devices: Sequence[Device]) -> Any:
+        """``check``'s result, or a PreflightError naming the meter, the reason and the fix."""
+        try:
+            return self.check(devices)
+        except Unavailable as exc:
+            raise PreflightError(f"{self.name} meter: {exc.reason}. Fix: {exc.fix}") from None
 
     def prepare(self, devices: Sequence[Device]) -> None:
         """Slow set-up for ``devices``, called outside the window so start/stop stay cheap."""
@@ -232,7 +323,7 @@ class Meter(_Component):
         raise NotImplementedError
 
 
-class Sink(_Component):
+class Sink(_Component[ConfigT]):
     """Receives results as they are produced."""
 
     def open(self, run_dir: Path) -> None:

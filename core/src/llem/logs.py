@@ -1,8 +1,11 @@
 """Logging: structlog configured once, on top of the standard library's handlers.
 
-``configure(debug)`` is called once at the CLI entry: events go to stderr, readable
-(structlog's console renderer) on a terminal and as ``key=value`` lines otherwise; only
-warnings and errors unless ``--debug``. ``add_run_log(run_dir)`` adds a handler that
+``configure(debug)`` is called once at the CLI entry. With ``--debug`` every event also
+goes to stderr, readable (structlog's console renderer) on a terminal and as
+``key=value`` lines otherwise. Without it llem's own events never reach the console --
+they are internal key=value records, for llem.log; what a user must see comes as a
+progress line, a reporter note or an error message -- and only other libraries'
+warnings and errors are shown, one plain line each. ``add_run_log(run_dir)`` adds a handler that
 writes every event of level info and above (debug with ``--debug``) as one JSON object
 per line to ``run_dir/llem.log``. Library code only calls ``structlog.get_logger()``.
 
@@ -69,6 +72,12 @@ def configure(debug: bool = False) -> None:
     )
     handler = logging.StreamHandler(sys.stderr)
     handler.setLevel(logging.DEBUG if debug else logging.WARNING)
+    if not debug:  # llem's own events stay in llem.log: see the module docstring
+        handler.addFilter(_not_llem_event)
+        handler.setFormatter(logging.Formatter("%(levelname)s: %(name)s: %(message)s"))
+        root.addHandler(handler)
+        _state["console"] = handler
+        return
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             processors=[
@@ -83,11 +92,29 @@ def configure(debug: bool = False) -> None:
     _state["console"] = handler
 
 
+class _RunLogHandler(logging.FileHandler):
+    """A run log that cannot be written (full disk) says so once, in one line, instead
+    of logging's traceback per event; the study itself reports the storage problem."""
+
+    failed = False
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 (logging's name)
+        if not self.failed:
+            self.failed = True
+            error = sys.exc_info()[1]
+            sys.stderr.write(f"warning: {self.baseFilename} could not be written ({error})\n")
+
+
+def _not_llem_event(record: logging.LogRecord) -> bool:
+    """Whether a record comes from another library (structlog's carry their event dict)."""
+    return not isinstance(record.msg, dict)
+
+
 def add_run_log(run_dir: Path) -> logging.Handler:
     """Append JSON lines of every event to ``run_dir/llem.log``; returns the handler
     (pass it to ``remove_run_log`` when the study ends)."""
     _ensure_structlog()
-    handler = logging.FileHandler(Path(run_dir) / LOG_NAME, encoding="utf-8")
+    handler = _RunLogHandler(Path(run_dir) / LOG_NAME, encoding="utf-8")
     handler.setLevel(logging.DEBUG if _state["debug"] else logging.INFO)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(

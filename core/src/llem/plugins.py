@@ -39,6 +39,7 @@ KNOWN_DISTRIBUTIONS = {
     "pytorch": "llem-pytorch",
     "vllm": "llem-vllm",
     "trtllm": "llem-trtllm",
+    "server": "llem-server",
     "zeus": "llem-zeus",
     "codecarbon": "llem-codecarbon",
 }
@@ -49,6 +50,7 @@ KNOWN_KINDS = {
     "pytorch": "backend",
     "vllm": "backend",
     "trtllm": "backend",
+    "server": "backend",
     "zeus": "meter",
     "codecarbon": "meter",
 }
@@ -88,14 +90,20 @@ class Registry:
         self.collected = True
         _collect(self.manager, self)
 
-    def components(self, kind: str) -> dict[str, type]:
-        return {"backend": self.backends, "meter": self.meters, "sink": self.sinks}[kind]
+    def components(self, kind: str) -> dict[str, type[Any]]:
+        """The classes of one kind by name (``kind`` is only known at run time)."""
+        tables: dict[str, dict[str, type[Any]]] = {
+            "backend": self.backends,
+            "meter": self.meters,
+            "sink": self.sinks,
+        }
+        return tables[kind]
 
     def all_plugins(self) -> list[PluginInfo]:
         """Built-ins first, then entry-point plugins."""
         return [*self.builtins, *self.plugins]
 
-    def get(self, kind: str, name: str) -> type:
+    def get(self, kind: str, name: str) -> type[Any]:
         """The registered class, or a PluginError that says what to install."""
         table = self.components(kind)
         if name in table:
@@ -207,9 +215,40 @@ def load_registry(only: str | None, *, components: bool = True) -> Registry:
         registry.owners[ep.name] = dist
         registry.plugins.append(PluginInfo(ep.name, dist, version, "ok"))
 
+    _refuse_unknown_hooks(pm, registry)
     if components:
         registry.collect()
     return registry
+
+
+def _refuse_unknown_hooks(pm: pluggy.PluginManager, registry: Registry) -> None:
+    """A hook function named after no hookspec (``register_backend``) would register
+    nothing and look fine: pluggy's ``check_pending`` finds each such plugin, which is
+    unregistered and marked broken with the hook it probably meant."""
+    known = sorted(n for n in vars(hookspecs) if hasattr(getattr(hookspecs, n), "llem_spec"))
+    for _ in range(len(pm.get_plugins()) + 1):  # each round unregisters one plugin
+        try:
+            pm.check_pending()
+        except pluggy.PluginValidationError as exc:
+            name = pm.get_name(exc.plugin) or repr(exc.plugin)
+            callers = pm.get_hookcallers(exc.plugin) or []
+            unknown = sorted(h.name for h in callers if not h.has_spec())
+            pm.unregister(exc.plugin)
+            _mark_broken(registry, name, unknown_hooks_message(unknown, known))
+            continue
+        return
+
+
+def unknown_hooks_message(unknown: list[str], known: list[str]) -> str:
+    """``unknown hook 'register_backend' (did you mean 'register_backends'?)``."""
+    parts = []
+    for hook in unknown:
+        close = difflib.get_close_matches(hook, known, n=1, cutoff=0.6)
+        parts.append(f"{hook!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    return (
+        f"unknown hook {', '.join(parts)}: llem has no such hook, so the plugin would "
+        f"register nothing; rename it (the hooks are: {', '.join(known)})"
+    )
 
 
 def _core_version() -> str:

@@ -64,3 +64,56 @@ def test_lone_surrogates_are_a_config_error_with_the_place(text, where):
 
 def test_a_character_outside_the_bmp_written_as_one_escape_is_text():
     assert parse_yaml('m: "\\U00010000"\n', "f.yaml").data == {"m": "\U00010000"}
+
+
+# -- bounds: aliases counted not expanded, recursion, nesting (issue 18, class 4 and 8) --
+
+
+def _laughs(levels: int, width: int = 9) -> str:
+    lines = ["l0: &l0 [" + ", ".join(["lol"] * width) + "]"]
+    for i in range(1, levels + 1):
+        lines.append(f"l{i}: &l{i} [" + ", ".join([f"*l{i - 1}"] * width) + "]")
+    return "\n".join(lines) + "\n"
+
+
+def test_an_alias_chain_that_expands_past_the_limit_is_refused_without_expanding():
+    import time
+
+    from llem.config.document import MAX_VALUES, parse_yaml
+
+    text = _laughs(9)  # the classic billion laughs: 9**10 leaves in about half a KB
+    assert len(text) < 600
+    t0 = time.monotonic()
+    with pytest.raises(ConfigError, match=f"more than {MAX_VALUES:,} values") as info:
+        parse_yaml(text, "laughs.yaml")
+    assert time.monotonic() - t0 < 0.5
+    assert str(info.value).startswith("laughs.yaml:")
+
+
+def test_aliases_within_the_limit_still_expand():
+    from llem.config.document import parse_yaml
+
+    assert parse_yaml(_laughs(2, 3), "f").data["l2"] == [[["lol"] * 3] * 3] * 3
+
+
+@pytest.mark.parametrize("text", ["a: &x [*x]\n", "a: &x {b: *x}\n", "a: &x\n  b: [1, *x]\n"])
+def test_a_recursive_alias_is_refused_with_its_position(text):
+    from llem.config.document import parse_yaml
+
+    with pytest.raises(ConfigError, match=r"f:\d+:\d+: the alias \*x is used inside its own"):
+        parse_yaml(text, "f")
+
+
+def test_brackets_in_quoted_strings_and_comments_are_not_nesting():
+    from llem.config.document import parse_yaml
+
+    text = "name: '" + "[" * 150 + "'\n# " + "{" * 150 + '\nmodel: "' + "[" * 150 + '"\n'
+    doc = parse_yaml(text, "f")
+    assert doc.data["name"] == "[" * 150
+
+
+def test_real_deep_nesting_is_still_refused():
+    from llem.config.document import parse_yaml
+
+    with pytest.raises(ConfigError, match="nested too deeply"):
+        parse_yaml("a: " + "[" * 150 + "]" * 150 + "\n", "f")

@@ -61,7 +61,7 @@ def test_config_to_dict_round_trips_through_yaml_loading():
 
     from ruamel.yaml import YAML
 
-    cfg = one("model: m\nbackend: alpha\nalpha: {batch_size: 4}\nextra: {tag: a}\n")
+    cfg = one("model: m\nbackend: alpha\nalpha: {batch_size: 4, quantization: a}\n")
     buf = io.StringIO()
     YAML(typ="safe", pure=True).dump({"experiments": [config_to_dict(cfg)]}, buf)
     again = loads(buf.getvalue()).experiments[0]

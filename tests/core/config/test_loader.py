@@ -279,3 +279,82 @@ def test_default_backend_problem_says_it_is_the_default(write):
 def test_an_undecodable_model_flag_is_a_config_error():
     with pytest.raises(ConfigError, match=r"^--model: the text holds U\+DCFF"):
         config_from_args("model\udcff")
+
+
+# -- hardening (issue 18): non-finite floats, sizes, inputs checked at load ----------------
+
+
+def _float_fields(cls: type, prefix: tuple[str, ...] = ()):
+    """Every float field (dotted) reachable from an attrs class of the core schema."""
+    import typing
+
+    import attrs
+
+    hints = typing.get_type_hints(cls)
+    for field in attrs.fields(cls):
+        hint = hints[field.name]
+        args = set(typing.get_args(hint)) or {hint}
+        if float in args:
+            yield ".".join((*prefix, field.name))
+        for arg in args:
+            if attrs.has(arg):
+                yield from _float_fields(arg, (*prefix, field.name))
+
+
+FLOAT_FIELDS = sorted(set(_float_fields(ExperimentConfig)))
+
+
+def test_the_schema_has_the_float_fields_the_issue_named():
+    for name in ("execution.timeout_s", "execution.config_gap_s", "warmup.thermal_floor_s"):
+        assert name in FLOAT_FIELDS
+    assert "warmup.cv_target" in FLOAT_FIELDS
+
+
+@pytest.mark.parametrize("field", FLOAT_FIELDS)
+@pytest.mark.parametrize("value", [".nan", ".inf", "-.inf"])
+def test_nan_and_infinities_are_refused_in_every_float_field(write, field, value):
+    head, *rest = field.split(".")
+    body = f"{value}"
+    for part in reversed(rest):
+        body = f"{{{part}: {body}}}"
+    text = f"model: builtin:tiny-llama\nbackend: alpha\n{head}: {body}\n"
+    msg = error_of(write, text)
+    assert f"{field}: expected a finite number" in msg and "config.yaml:3:" in msg
+
+
+def test_absurd_numbers_are_refused(write):
+    msg = error_of(write, "model: m\nbackend: alpha\ngeneration: {max_new_tokens: 1e40}\n")
+    assert "generation.max_new_tokens: expected an integer" in msg
+    msg = error_of(
+        write, "model: m\nbackend: alpha\ngeneration: {max_new_tokens: " + "9" * 40 + "}\n"
+    )
+    assert "at most 2**63-1" in msg
+
+
+def test_a_huge_sweep_is_refused_at_once_naming_the_limit_and_how_to_raise_it(write):
+    import time
+
+    values = ", ".join(str(i) for i in range(1, 1001))
+    text = (
+        "model: builtin:tiny-llama\nbackend: alpha\nsweep:\n"
+        f"  generation.max_new_tokens: [{values}]\n  dataset.seed: [{values}]\n"
+    )
+    t0 = time.monotonic()
+    msg = error_of(write, text)
+    assert time.monotonic() - t0 < 5.0  # counted, not expanded: 3e6 runs would take hours
+    assert "3,000,000 runs" in msg and "limit of 10,000 runs" in msg
+    assert "LLEM_MAX_RUNS=3000000" in msg and "config.yaml:4:" in msg
+
+
+def test_cycles_count_toward_the_run_limit(write, monkeypatch):
+    msg = error_of(write, "model: m\nbackend: alpha\nexecution: {cycles: 1000000}\n")
+    assert "1,000,000 runs" in msg and "execution.cycles" in msg and "LLEM_MAX_RUNS" in msg
+    monkeypatch.setenv("LLEM_MAX_RUNS", "2000000")
+    assert load_config(write("model: m\nbackend: alpha\nexecution: {cycles: 1000000}\n"))
+
+
+def test_a_scoped_sweep_counts_only_its_backends_experiments(write, monkeypatch):
+    monkeypatch.setenv("LLEM_MAX_RUNS", "9")  # 3 cycles x (2 alpha + 1 other) = 9
+    text = "model: m\nsweep:\n  backend: [alpha, beta]\n  alpha.batch_size: [1, 2]\n"
+    study = load_config(write(text))
+    assert len(study.experiments) == 3

@@ -2,11 +2,11 @@ from __future__ import annotations
 
 import pytest
 from llem import EnergyReading
+from llem.measure.attribution import Attribution, null_attribution
 from llem.measure.baseline import Baseline
 from llem.measure.energy import cross_check_diffs, derive_energy, null_energy
-from llem.measure.phases import PhaseSplit
 
-SPLIT = PhaseSplit(30.0, 70.0, 0.5, "rule")
+SPLIT = Attribution("rule", 30.0, 70.0, None, {0: 60.0, 1: 40.0}, {}, 0.0, None)
 
 
 def reading(meter="nvml", a=60.0, b=40.0, cpu=None, co2=None):  # type: ignore[no-untyped-def]
@@ -92,7 +92,7 @@ def test_a_meter_that_measured_nothing_gives_a_null_reason():
         baseline=None,
         device_uuids=["A"],
         output_tokens=1,
-        split=PhaseSplit(None, None, None, None, "x"),
+        split=null_attribution("x"),
         co2=None,
     )
     assert e.total_j is None and "counter reset" in e.null_reason

@@ -406,3 +406,11 @@ def test_an_unusable_explicit_meter_fails_preflight_with_its_own_text(
     assert r.status == "failed" and r.error.kind == "preflight"
     assert r.error.message.startswith("energy.meter 'nvml' cannot measure here: ")
     assert "Fix: " in r.error.message and not helper_threads()
+
+
+def test_the_result_says_which_meter_auto_chose_and_why(fake_nvml, fake_registry, tmp_path):
+    r = run(make_cfg(), fake_registry, tmp_path)
+    assert r.status == "ok", r.error
+    assert r.energy.meter_choice.startswith(
+        "energy.meter: auto chose nvml (first-party, llem-core): the first that can measure here"
+    )

@@ -7,11 +7,14 @@ import pytest
 from llem import Availability, EnergyReading, Meter
 from llem.config.schema import CarbonConfig, EnergyConfig
 from llem.errors import PluginError, PreflightError
-from llem.measure.meters import choose_meters
+from llem.measure.meters import AUTO_ORDER, choose_meters
 from llem.plugins import Registry, missing_component_message
 
 
-def meter_class(name, ok=True, missing=None, reason="nope"):  # type: ignore[no-untyped-def]
+def meter_class(name, ok=True, missing=None, reason="nope", dist=None):  # type: ignore[no-untyped-def]
+    """A meter named ``name``; shipped by the first-party distribution of that name
+    unless ``dist`` says otherwise (the plugin manager sets it from the entry point)."""
+
     class FakeMeter(Meter):
         def probe(self, devices):  # type: ignore[no-untyped-def]
             return Availability(ok, "" if ok else reason, "" if ok else "do X")
@@ -27,6 +30,7 @@ def meter_class(name, ok=True, missing=None, reason="nope"):  # type: ignore[no-
             return missing
 
     FakeMeter.name = name
+    FakeMeter.distribution = dist or AUTO_ORDER.get(name, "llem-thirdparty")
     return FakeMeter
 
 
@@ -41,21 +45,56 @@ def registry(*classes):  # type: ignore[no-untyped-def]
     return StrictRegistry(meters={c.name: c for c in classes})
 
 
-def test_auto_prefers_zeus_then_nvml_then_codecarbon_then_others():
+def test_auto_prefers_nvml_then_zeus_then_codecarbon_then_third_party_meters():
     reg = registry(
         meter_class("aaa"), meter_class("codecarbon"), meter_class("nvml"), meter_class("zeus")
     )
     primary, cross, warnings = choose_meters(EnergyConfig(), reg, [])
-    assert primary.name == "zeus" and cross == [] and warnings == []
+    assert primary.name == "nvml" and cross == [] and warnings == []
     reg = registry(
         meter_class("aaa"),
         meter_class("codecarbon"),
-        meter_class("nvml"),
-        meter_class("zeus", ok=False),
+        meter_class("nvml", ok=False),
+        meter_class("zeus"),
     )
-    assert choose_meters(EnergyConfig(), reg, [])[0].name == "nvml"
+    assert choose_meters(EnergyConfig(), reg, [])[0].name == "zeus"
+    reg = registry(meter_class("aaa"), meter_class("codecarbon"), meter_class("nvml", ok=False))
+    assert choose_meters(EnergyConfig(), reg, [])[0].name == "codecarbon"
     reg = registry(meter_class("aaa"), meter_class("zeus", missing="pip install llem-zeus"))
     assert choose_meters(EnergyConfig(), reg, [])[0].name == "aaa"
+
+
+def test_auto_records_which_meter_it_chose_and_why():
+    reg = registry(
+        meter_class("nvml", ok=False, reason="no NVIDIA GPU in this experiment"),
+        meter_class("zeus"),
+        meter_class("fake", dist="llem-fake-meter"),
+    )
+    primary, _, _ = choose_meters(EnergyConfig(), reg, [])
+    assert primary.chosen_because.startswith(
+        "energy.meter: auto chose zeus (first-party, llem-zeus): the first that can measure here"
+    )
+    assert "passed over: nvml: no NVIDIA GPU in this experiment" in primary.chosen_because
+    explicit, _, _ = choose_meters(EnergyConfig(meter="fake"), reg, [])
+    assert explicit.chosen_because == "energy.meter: fake"
+
+
+def test_a_third_party_meter_is_chosen_only_after_every_first_party_one_and_says_so():
+    reg = registry(
+        meter_class("aaa", dist="llem-fake-meter"),
+        meter_class("nvml", ok=False, reason="no NVIDIA GPU"),
+        meter_class("codecarbon", ok=False, reason="codecarbon is not installed"),
+    )
+    primary, _, _ = choose_meters(EnergyConfig(), reg, [])
+    assert primary.name == "aaa"
+    assert "auto chose aaa (third-party, llem-fake-meter)" in primary.chosen_because
+    assert "nvml: no NVIDIA GPU; codecarbon: codecarbon is not installed" in primary.chosen_because
+
+
+def test_a_first_party_name_registered_by_another_distribution_is_not_preferred():
+    reg = registry(meter_class("aaa"), meter_class("zeus", dist="zeus-impostor"))
+    primary, _, _ = choose_meters(EnergyConfig(), reg, [])
+    assert primary.name == "aaa"  # both third-party: by name
 
 
 def test_auto_with_nothing_usable_is_a_warning_listing_each_reason():

@@ -124,3 +124,44 @@ def test_aienergyscore_unreachable_hub_is_a_clear_error(monkeypatch):
     _fake_datasets(monkeypatch, load)
     with pytest.raises(PreflightError, match="could not be loaded.*reachable"):
         build_requests(DatasetConfig(source="aienergyscore"), GEN, None)
+
+
+def test_output_lengths_are_drawn_per_request_and_prompts_stay_the_same():
+    from llem.measure.workload import build_workload as build
+
+    base = DatasetConfig(num_prompts=50, input_len=8)
+    drawn = DatasetConfig(
+        num_prompts=50, input_len=8, output_dist="uniform", output_len=20,
+        output_len_min=5, output_len_max=30,
+    )  # fmt: skip
+    gen = GenerationConfig(max_new_tokens=16)
+    fixed, _ = build(base, gen, 100)
+    varied, _ = build(drawn, gen, 100)
+    assert [r.input_ids for r in fixed] == [r.input_ids for r in varied]
+    assert {r.max_new_tokens for r in fixed} == {16}
+    lengths = [r.max_new_tokens for r in varied]
+    assert min(lengths) >= 5 and max(lengths) <= 30 and len(set(lengths)) > 5
+    assert lengths == [r.max_new_tokens for r in build(drawn, gen, 100)[0]]
+
+
+def test_lognormal_input_lengths_have_their_median_and_stay_within_the_clip():
+    import random
+    import statistics
+
+    from llem.measure.workload import input_length
+
+    d = DatasetConfig(
+        input_dist="lognormal", input_len=200, input_sigma=0.8, input_len_min=10,
+        input_len_max=2000,
+    )  # fmt: skip
+    rng = random.Random(0)
+    lengths = [input_length(d, rng) for _ in range(4000)]
+    assert statistics.median(lengths) == pytest.approx(200, rel=0.08)
+    assert min(lengths) >= 10 and max(lengths) <= 2000
+
+
+def test_an_output_distribution_without_its_lengths_is_rejected():
+    with pytest.raises(ValueError, match="needs dataset.output_len"):
+        DatasetConfig(output_dist="lognormal")
+    with pytest.raises(ValueError, match="output_len_min and output_len_max"):
+        DatasetConfig(output_dist="uniform", output_len=10)

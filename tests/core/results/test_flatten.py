@@ -22,3 +22,13 @@ def test_failed_result_row_has_the_error_and_no_metrics():
     row = flat_row(sample_result(status="failed"), {})
     assert row["status"] == "failed" and row["error_kind"] == "crash"
     assert row["tokens_per_second"] is None and row["energy_per_output_token_j"] is None
+
+
+def test_info_grade_warnings_go_to_notes_not_warnings():
+    import attrs
+    from llem.results.schema import MeasurementWarning
+
+    capped = MeasurementWarning("throttling", "m", "f", severity="info")
+    result = sample_result()
+    row = flat_row(attrs.evolve(result, warnings=(*result.warnings, capped)), {})
+    assert row["warnings"] == "short_window" and row["notes"] == "throttling"

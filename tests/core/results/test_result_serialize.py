@@ -4,6 +4,7 @@ import json
 
 import pytest
 from llem.errors import LlemError
+from llem.results.schema import SCHEMA_VERSION
 from llem.results.serialize import (
     result_from_dict,
     result_to_dict,
@@ -28,7 +29,7 @@ def test_study_result_round_trips_through_json():
 def test_other_schema_versions_are_refused_with_a_message():
     data = result_to_dict(sample_result())
     data["schema_version"] = 99
-    with pytest.raises(LlemError, match="schema_version 99.*reads 1"):
+    with pytest.raises(LlemError, match=f"schema_version 99.*reads {SCHEMA_VERSION}"):
         result_from_dict(data, "x/result.json")
 
 

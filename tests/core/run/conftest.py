@@ -41,7 +41,7 @@ def quick_experiment(i: int = 0, **extra: Any) -> ExperimentConfig:
         generation=GenerationConfig(max_new_tokens=4 + i),
         warmup=WarmupConfig(runs=0, thermal_floor_s=0.0),
         baseline=BaselineConfig(enabled=False),
-        extra=extra,
+        sections={"study_fake": study_backend.StudyFakeConfig(extra=extra)},
     )
 
 
@@ -108,9 +108,10 @@ def gone(pid: int, within_s: float = 0.0) -> bool:
 class FakeWorker:
     """Stands in for llem.run.worker.run_in_worker, in process.
 
-    Behaviour from ``cfg.extra``: ``fail`` (always failed), ``fail_first`` (first
-    attempt fails), ``energy``, ``itl``. ``interrupt_at_call``: the n-th call (1-based)
-    raises KeyboardInterrupt, as run_in_worker does after killing its child.
+    Behaviour from the study_fake section's ``extra``: ``fail`` (always failed),
+    ``fail_first`` (first attempt fails), ``energy``, ``itl``. ``interrupt_at_call``: the
+    n-th call (1-based) raises KeyboardInterrupt, as run_in_worker does after killing its
+    child.
     """
 
     calls: list[tuple[str, float | None]] = attrs.Factory(list)
@@ -133,7 +134,7 @@ class FakeWorker:
         self.calls.append((experiment_id, timeout_s))
         if events is not None:
             events.put(("phase", experiment_id, "measuring"))
-        b = cfg.extra
+        b = study_backend.behaviour(cfg)
         config_hash = experiment_id.rsplit("-c", 1)[0]
         if len(self.calls) == self.interrupt_at_call:
             raise KeyboardInterrupt
@@ -156,3 +157,30 @@ def fake_worker(monkeypatch: pytest.MonkeyPatch, fake_plugin: Path) -> FakeWorke
     worker = FakeWorker()
     monkeypatch.setattr(importlib.import_module("llem.run.worker"), "run_in_worker", worker)
     return worker
+
+
+def tagged_processes(tag: str) -> list[int]:
+    """Live (not zombie) processes whose environment holds LLEM_TEST_TAG=``tag``: the
+    runner started with it and everything it started (workers, the fork server, what
+    they started), since each inherits the environment."""
+    needle = f"LLEM_TEST_TAG={tag}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if needle in environ.split(b"\0") and state != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+def no_process_left(tag: str, within_s: float) -> list[int]:
+    """The processes of ``tag`` still alive after waiting up to ``within_s``."""
+    deadline = time.monotonic() + within_s
+    while (left := tagged_processes(tag)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return left

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hypothesis import given
 from hypothesis import strategies as st
-from llem.run.order import gap_seconds, plan_runs
+from llem.run.order import gap_seconds, plan_runs, waits_note
 
 
 def _pairs(plan):
@@ -51,3 +51,23 @@ def test_gap_seconds():
     assert gap_seconds(None, 60, 120) == 0
     assert gap_seconds("config", 60, 120) == 60
     assert gap_seconds("cycle", 60, 120) == 120
+
+
+def test_waits_note_totals_the_gaps_and_floors_and_names_the_quick_profile():
+    gaps = [g.gap_before for g in plan_runs(2, 3, "interleaved")]  # 3 config, 2 cycle gaps
+    note = waits_note(gaps, [60.0] * 6, 60.0, 120.0)
+    assert note is not None
+    # 3 x 60 + 2 x 120 + 6 x 60 = 780 s
+    assert note.startswith("waits 13.0 min") and "--profile quick" in note
+    assert "3 x config_gap_s 60 s" in note and "2 x cycle_gap_s 120 s" in note
+    assert "6 x warmup.thermal_floor_s" in note
+
+
+def test_nothing_to_wait_says_nothing():
+    gaps = [g.gap_before for g in plan_runs(2, 1, "interleaved")]
+    assert waits_note(gaps, [0.0, 0.0], 0.0, 0.0) is None
+    assert waits_note([None], [5.0], 60.0, 120.0) == (
+        "waits 5 s in gaps and thermal floors (1 x warmup.thermal_floor_s), on purpose: the "
+        "GPU cools between runs; for development, --profile quick waits none "
+        "(or set execution.config_gap_s / cycle_gap_s, warmup.thermal_floor_s)"
+    )

@@ -230,3 +230,21 @@ def test_library_run_study_loads_a_yaml_path(fake_worker, tmp_path):
     ]
     stored = (Path(result.run_dir) / "config.yaml").read_text()
     assert stored.startswith(config.read_text())  # the source text, verbatim
+
+
+def test_the_study_description_says_how_long_the_gaps_will_wait():
+    from llem.run.manifest import ManifestEntry
+    from llem.run.order import plan_runs
+    from llem.run.session import _describe
+
+    study = quick_study(2, 2)
+    ex = attrs.evolve(study.execution, config_gap_s=60.0, cycle_gap_s=120.0)
+    study = attrs.evolve(study, execution=ex)
+    entries = [
+        ManifestEntry(f"h{i}-c{p.cycle}", f"h{i}", p.config_index, p.cycle, p.gap_before)
+        for i, p in enumerate(plan_runs(2, 2, ex.order))
+    ]
+    text = _describe(study, entries)
+    assert "4 to run; waits 4.0 min in gaps" in text and "--profile quick" in text
+    quick = attrs.evolve(study, execution=attrs.evolve(ex, config_gap_s=0.0, cycle_gap_s=0.0))
+    assert "waits" not in _describe(quick, entries)

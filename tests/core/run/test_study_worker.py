@@ -31,7 +31,7 @@ dataset: {{num_prompts: 2, input_len: 8}}
 generation: {{max_new_tokens: 4}}
 warmup: {{runs: 0, thermal_floor_s: 0}}
 baseline: {{enabled: false}}
-extra: {{sleep_s: {sleep}, count_dir: "{count_dir}", probe_file: "{probe}"}}
+{backend}: {{extra: {{sleep_s: {sleep}, count_dir: "{count_dir}", probe_file: "{probe}"}}}}
 execution: {{cycles: 1, config_gap_s: 0, cycle_gap_s: 0}}
 sweep:
   generation.max_new_tokens: [4, 5, 6, 7]

@@ -15,6 +15,16 @@ vLLM sources:
 - ``load_format="dummy"`` needs only ``config.json``; other formats need weight files.
 - The engine "runs" continuous batching (``max_num_seqs``, ``max_num_batched_tokens``)
   with real sleeps, so every timestamp is real time.
+- ``vllm.v1.engine.async_llm.AsyncLLM.from_engine_args(AsyncEngineArgs(...),
+  stat_loggers=[...])``: the engine core steps in a thread of its own, outputs reach
+  ONE event loop (the first that uses the engine, as vLLM's queues and sockets do);
+  ``generate(prompt, sampling_params, request_id)`` streams (``RequestOutputKind.DELTA``:
+  new tokens only, merged when the consumer lags), aborts on cancel, raises ValueError
+  for a bad prompt and EngineDeadError after ``shutdown``.
+- Stat loggers (vllm/v1/metrics/loggers.py): each step's ``SchedulerStats`` (with
+  ``iteration_details`` when ``enable_logging_iteration_details``) and ``IterationStats``
+  go to ``record(scheduler_stats, iteration_stats, mm_cache_stats=None, engine_idx=0)``
+  of every logger in ``logger_manager.stat_loggers`` (offline ``LLMEngine`` and AsyncLLM).
 
 What is fake is documented in ``vllm._llem_fake`` (speeds, simulated GPU memory).
 """

@@ -28,6 +28,16 @@ def test_meta_build_has_the_published_parameter_count(name: str) -> None:
     assert all(p.device.type == "meta" for p in model.parameters())
 
 
+@pytest.mark.parametrize("name", sorted(PARAMETERS) + ["tiny-llama"])
+def test_the_core_toolkit_counts_what_transformers_builds(name: str) -> None:
+    from llem import architectures
+
+    model = build.random_model(_config(name), torch.bfloat16, "meta", None)
+    arch = architectures.load_architecture(f"builtin:{name}")
+    assert arch is not None
+    assert architectures.count_parameters(arch) == build.count_parameters(model)
+
+
 def test_llama_3_2_1b_keeps_its_architecture_through_transformers() -> None:
     model = build.random_model(_config("llama-3.2-1b"), torch.bfloat16, "meta", None)
     cfg = model.config

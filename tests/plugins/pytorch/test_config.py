@@ -75,3 +75,9 @@ def test_cpu_threads_must_be_positive() -> None:
     assert PytorchConfig(cpu_threads=1).cpu_threads == 1
     with pytest.raises(ValueError, match="cpu_threads"):
         PytorchConfig(cpu_threads=0)
+
+
+def test_extra_may_not_set_what_llem_sets_and_says_where_it_comes_from() -> None:
+    with pytest.raises(ValueError, match="max_new_tokens -> generation.max_new_tokens"):
+        PytorchConfig(extra={"max_new_tokens": 3, "num_beams": 2})
+    assert PytorchConfig(extra={"num_beams": 2}).extra == {"num_beams": 2}

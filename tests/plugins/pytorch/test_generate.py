@@ -216,3 +216,14 @@ def test_a_hub_model_that_cannot_be_reached_fails_with_the_fix(make_cfg) -> None
     backend = PytorchBackend(PytorchConfig(from_pretrained_kwargs={"local_files_only": True}))
     with pytest.raises(PreflightError, match="could not be loaded.*make the Hugging Face hub"):
         backend.load(make_cfg(model="llem-tests/no-such-model-anywhere", weights="random"), [])
+
+
+def test_section_extra_is_forwarded_to_every_generate_call(make_backend) -> None:
+    requests = _requests(3, lengths=(8,), max_new=16, seed=5)
+    plain = make_backend(3)
+    plain.generate(requests, GenerationConfig(max_new_tokens=16))
+    assert any(len(set(row)) < len(row) for row in plain.outputs.values())  # greedy repeats
+    banned = make_backend(3, extra={"no_repeat_ngram_size": 1})
+    assert banned._generation_config(GenerationConfig(), 4).no_repeat_ngram_size == 1
+    banned.generate(requests, GenerationConfig(max_new_tokens=16))
+    assert all(len(set(row)) == len(row) for row in banned.outputs.values())

@@ -30,7 +30,7 @@ def test_builtin_models_need_random_weights(make_cfg) -> None:
 
 def test_unknown_builtin_lists_the_catalogue(make_cfg) -> None:
     (found,) = problems(make_cfg(model="builtin:llama-9"))
-    assert "no built-in model named 'llama-9'" in found and "builtin:llama-3.2-1b" in found
+    assert "unknown built-in model 'builtin:llama-9'" in found and "builtin:llama-3.2-1b" in found
 
 
 def test_text_prompts_need_a_tokenizer(make_cfg, tmp_path: Path) -> None:

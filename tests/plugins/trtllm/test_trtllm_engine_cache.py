@@ -41,7 +41,7 @@ def test_runtime_options_do_not_change_the_key():
 
 def test_directory_names_are_readable_and_the_default_follows_xdg(monkeypatch, tmp_path):
     assert engine_dir(tmp_path, "builtin:llama-3.2-1b", "abc").name == "llama-3.2-1b-abc"
-    assert engine_dir(tmp_path, "/models/Qwen 7B/", "k").name == "Qwen_7B-k"
+    assert engine_dir(tmp_path, "/models/Qwen 7B/", "k").name == "Qwen-7B-k"
     monkeypatch.delenv("LLEM_TRTLLM_ENGINE_CACHE", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     assert default_cache_dir() == tmp_path / "llem" / "trtllm-engines"

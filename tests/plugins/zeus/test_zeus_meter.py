@@ -40,7 +40,9 @@ def test_plugin_registers_the_zeus_meter_with_its_section():
     llem_zeus.register_meters(register=registered.append)
     assert registered == [ZeusMeter]
     assert ZeusMeter.config_type is ZeusConfig
-    assert ZeusMeter.distribution == "llem-zeus"
+    from llem.plugins import load_registry
+
+    assert load_registry(None).meters["zeus"].distribution == "llem-zeus"  # from the entry point
 
 
 def test_missing_requirement_is_none_when_zeus_is_installed_and_names_the_fix_otherwise(

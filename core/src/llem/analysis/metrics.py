@@ -32,6 +32,26 @@ def _energy(field: str) -> Callable[[ExperimentResult], float | None]:
     return lambda r: None if r.energy is None else getattr(r.energy, field)
 
 
+def _headline_energy(r: ExperimentResult) -> float | None:
+    """J/token: the steady state's in serving mode (the headline), else the window's."""
+    steady = r.steady_state
+    if steady is not None and steady.energy_per_output_token_j is not None:
+        return steady.energy_per_output_token_j
+    return None if r.energy is None else r.energy.energy_per_output_token_j
+
+
+def _slo(field: str) -> Callable[[ExperimentResult], float | None]:
+    return lambda r: None if r.slo is None else getattr(r.slo, field)
+
+
+def _request_energy(stat: str) -> Callable[[ExperimentResult], float | None]:
+    def read(r: ExperimentResult) -> float | None:
+        spread = None if r.energy is None else r.energy.request_j
+        return None if spread is None else getattr(spread, stat)
+
+    return read
+
+
 def _perf(field: str) -> Callable[[ExperimentResult], float | None]:
     return lambda r: None if r.performance is None else getattr(r.performance, field)
 
@@ -50,10 +70,10 @@ METRICS: dict[str, Metric] = {
     for m in (
         Metric(
             ENERGY_METRIC,
-            _energy("energy_per_output_token_j"),
+            _headline_energy,
             False,
             "J/token",
-            "energy per output token",
+            "energy per output token (serving: steady state)",
         ),
         Metric(
             "adjusted_energy_per_output_token_j",
@@ -70,6 +90,11 @@ METRICS: dict[str, Metric] = {
         Metric("itl_p99_s", _latency("itl_s", "p99"), False, "s", "p99 ITL"),
         Metric("latency_mean_s", _latency("latency_s", "mean"), False, "s", "mean request latency"),
         Metric("latency_p99_s", _latency("latency_s", "p99"), False, "s", "p99 request latency"),
+        Metric("ttft_p90_s", _latency("ttft_s", "p90"), False, "s", "p90 TTFT"),
+        Metric("goodput_rps", _slo("goodput_rps"), True, "req/s", "goodput"),
+        Metric("goodput_per_kj", _slo("goodput_per_kj"), True, "req/kJ", "goodput per kJ"),
+        Metric("slo_attainment", _slo("attainment"), True, "", "SLO attainment"),
+        Metric("request_energy_p50_j", _request_energy("p50"), False, "J", "median J/request"),
     )
 }
 

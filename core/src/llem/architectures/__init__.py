@@ -1,63 +1,58 @@
-"""The built-in model catalogue: architecture configs (HF ``config.json`` dicts) by name.
+"""Architectures: the built-in catalogue and what llem reads off an architecture config.
 
-They live in the core, as plain JSON package data, so that config validation and the
-dry-run memory estimate can read an architecture without torch or transformers. A
-backend builds a model from one of them (``weights: random``) without downloading
-anything: that is how llem measures a 7B or 70B architecture on a machine without its
-weights. The values are the published ``config.json`` of each model on the Hugging Face
-hub (minus bookkeeping such as ``transformers_version``); ``tiny-llama`` is llem's own
-few-million-parameter Llama whose tokenizer ships with the PyTorch backend.
+- the catalogue (``builtin:<name>`` ids, their published ``config.json``): ``catalogue``;
+- model-id kinds (built-in, local directory, hub id), their offline checks and file-safe
+  names: ``ids``;
+- shape, parameter count and KV-cache bytes: ``counts``;
+- the config-only checkpoint a dummy-loading engine builds random weights from:
+  ``checkpoint``.
 
-A model id is ``builtin:<name>`` (``builtin:llama-3.1-8b``), a local directory holding a
-``config.json``, or anything else (a hub id), for which this module knows nothing.
+A backend builds a model from a built-in architecture (``weights: random``) without
+downloading anything: that is how llem measures a 7B or 70B architecture on a machine
+without its weights. Nothing here imports torch or an engine; plugins reach it as
+``llem.plugin.architectures``.
 """
 
 from __future__ import annotations
 
-import json
-from importlib import resources
-from pathlib import Path
-from typing import Any
+from llem.architectures.catalogue import (
+    BUILTIN_PREFIX,
+    builtin_name,
+    builtin_names,
+    load_architecture,
+)
+from llem.architectures.checkpoint import ModelSource, engine_source, write_config_checkpoint
+from llem.architectures.counts import LLAMA_FAMILY, Shape, count_parameters, kv_cache_bytes, shape
+from llem.architectures.ids import (
+    TOKENIZER_FILES,
+    ModelKind,
+    has_tokenizer,
+    model_kind,
+    model_problems,
+    model_slug,
+    prompt_problems,
+    slug,
+)
 
-BUILTIN_PREFIX = "builtin:"
-
-_SUFFIX = ".json"
-
-
-def builtin_names() -> list[str]:
-    """Names of the built-in architectures (without the prefix), sorted."""
-    root = resources.files(__name__)
-    return sorted(
-        entry.name[: -len(_SUFFIX)]
-        for entry in root.iterdir()
-        if entry.is_file() and entry.name.endswith(_SUFFIX)
-    )
-
-
-def builtin_name(model_id: str) -> str | None:
-    """The catalogue name in a ``builtin:`` id, or None when ``model_id`` is not one."""
-    if not model_id.startswith(BUILTIN_PREFIX):
-        return None
-    return model_id[len(BUILTIN_PREFIX) :]
-
-
-def load_architecture(model_id: str) -> dict[str, Any] | None:
-    """The architecture config of ``model_id`` as a fresh dict, or None if unknown here.
-
-    A ``builtin:`` id gives its catalogue JSON (None for a name not in
-    ``builtin_names()``); a local directory gives its ``config.json`` (a path to a
-    ``.json`` file is read as is); anything else (a hub id) gives None, because
-    answering would need the network.
-    """
-    name = builtin_name(model_id)
-    if name is not None:
-        if name not in builtin_names():
-            return None
-        text = resources.files(__name__).joinpath(name + _SUFFIX).read_text(encoding="utf-8")
-        return json.loads(text)
-    path = Path(model_id).expanduser()
-    if path.is_dir() and (path / "config.json").is_file():
-        return json.loads((path / "config.json").read_text(encoding="utf-8"))
-    if path.is_file() and path.suffix == _SUFFIX:
-        return json.loads(path.read_text(encoding="utf-8"))
-    return None
+__all__ = [
+    "BUILTIN_PREFIX",
+    "LLAMA_FAMILY",
+    "TOKENIZER_FILES",
+    "ModelKind",
+    "ModelSource",
+    "Shape",
+    "builtin_name",
+    "builtin_names",
+    "count_parameters",
+    "engine_source",
+    "has_tokenizer",
+    "kv_cache_bytes",
+    "load_architecture",
+    "model_kind",
+    "model_problems",
+    "model_slug",
+    "prompt_problems",
+    "shape",
+    "slug",
+    "write_config_checkpoint",
+]

@@ -5,7 +5,8 @@ forbidden, scalars strict); each plugin section into its component's ``config_ty
 The experiment's own backend always gets its section (defaults when absent); another
 backend's section is dropped (it configures other experiments of the sweep); meter and
 sink sections are kept as written. Names of the backend, meters and sinks must be
-installed here; ``builtin:`` models must be built-in.
+installed here; ``builtin:`` models must be built-in and take ``weights: random`` (their
+default).
 """
 
 from __future__ import annotations
@@ -16,13 +17,12 @@ from typing import Any
 import attrs
 from cattrs.errors import BaseValidationError
 
+from llem.architectures import BUILTIN_PREFIX, builtin_name, builtin_names
 from llem.config.catalog import CORE_KEYS, DEFAULT_BACKEND, Catalog
 from llem.config.layers import Origins
 from llem.config.problems import Issue, structuring_issues
 from llem.config.schema import ExperimentConfig
 from llem.converter import converter
-
-BUILTIN_PREFIX = "builtin:"
 
 
 @attrs.define
@@ -50,10 +50,14 @@ class Builder:
                 )
             issues.append(Issue(("backend",), problem))
         issues.extend(self._model_issues(core.get("model")))
+        issues.extend(_builtin_weights_issues(core))
+        if _is_builtin(core.get("model")):
+            core.setdefault("weights", "random")  # the only weights a built-in has
         sections = self._sections(data, backend if problem is None else None, issues)
         cfg = structure_into(core, ExperimentConfig, (), issues)
         if cfg is not None:
-            issues.extend(self._name_issues(cfg))
+            issues.extend(self._name_issues(cfg, data.get("output")))
+            issues.extend(self._serving_issues(cfg, problem))
         if issues:
             return [i.render(origins) for i in issues]
         assert cfg is not None
@@ -87,13 +91,11 @@ class Builder:
         return dict(sorted(sections.items()))
 
     def _model_issues(self, model: Any) -> list[Issue]:
-        if not isinstance(model, str) or not model.startswith(BUILTIN_PREFIX):
-            return []
-        if self.builtin_models is None or model[len(BUILTIN_PREFIX) :] in self.builtin_models:
+        name = builtin_name(model) if isinstance(model, str) else None
+        if name is None or self.builtin_models is None or name in self.builtin_models:
             return []
         import difflib
 
-        name = model[len(BUILTIN_PREFIX) :]
         names = sorted(self.builtin_models)
         msg = f"no built-in model named {name!r}"
         close = (
@@ -105,7 +107,20 @@ class Builder:
         shown = ", ".join(BUILTIN_PREFIX + n for n in names) or "none"
         return [Issue(("model",), msg + f" (built-in models: {shown})")]
 
-    def _name_issues(self, cfg: ExperimentConfig) -> list[Issue]:
+    def _serving_issues(self, cfg: ExperimentConfig, backend_problem: str | None) -> list[Issue]:
+        """``load.mode: serving`` needs a backend that streams (``Backend.serves``)."""
+        if cfg.load.mode != "serving" or backend_problem or cfg.backend in self.catalog.serving:
+            return []
+        serving = ", ".join(sorted(self.catalog.serving)) or "none installed"
+        return [
+            Issue(
+                ("load", "mode"),
+                f"backend {cfg.backend!r} cannot serve (its class does not set serves = True); "
+                f"use load.mode: offline, or a backend that serves ({serving})",
+            )
+        ]
+
+    def _name_issues(self, cfg: ExperimentConfig, output: Any) -> list[Issue]:
         issues = []
         meter = cfg.energy.meter
         if meter is not None and meter != "auto":
@@ -116,11 +131,34 @@ class Builder:
             problem = self.catalog.component_problem("meter", name)
             if problem:
                 issues.append(Issue(("energy", "cross_check", i), problem))
-        for i, name in enumerate(cfg.output.sinks):
+        # the names as written (the built-in sinks that cfg.output.sinks adds are not)
+        written = output.get("sinks") if isinstance(output, Mapping) else None
+        for i, name in enumerate(written if isinstance(written, (list, tuple)) else ()):
             problem = self.catalog.component_problem("sink", name)
             if problem:
                 issues.append(Issue(("output", "sinks", i), problem))
         return issues
+
+
+def _builtin_weights_issues(core: Mapping[str, Any]) -> list[Issue]:
+    """A built-in architecture has no weights to load: ``weights: pretrained`` with one
+    fails here, once, rather than in every worker's preflight. Left unset, ``weights``
+    of a built-in is ``random``."""
+    model, weights = core.get("model"), core.get("weights", "random")
+    if not _is_builtin(model) or weights == "random":
+        return []
+    return [
+        Issue(
+            ("weights",),
+            f"{model} is a built-in architecture without weights, but weights is "
+            f"{weights!r}; set weights: random (random weights of that architecture) "
+            f"or use a model with weights (a hub id or a local directory)",
+        )
+    ]
+
+
+def _is_builtin(model: Any) -> bool:
+    return isinstance(model, str) and model.startswith(BUILTIN_PREFIX)
 
 
 def structure_into(data: Any, typ: type, base: tuple, issues: list[Issue]) -> Any:
@@ -137,13 +175,6 @@ def structure_into(data: Any, typ: type, base: tuple, issues: list[Issue]) -> An
     return None
 
 
-def _builtin_models() -> frozenset[str] | None:
-    """Names of the built-in models (without the prefix), None if llem.architectures is absent."""
-    try:
-        from llem import architectures
-    except ImportError:
-        return None
-    prefix = getattr(architectures, "BUILTIN_PREFIX", BUILTIN_PREFIX)
-    return frozenset(
-        n[len(prefix) :] if n.startswith(prefix) else n for n in architectures.builtin_names()
-    )
+def _builtin_models() -> frozenset[str]:
+    """Names of the built-in models (without the prefix)."""
+    return frozenset(builtin_names())

@@ -21,6 +21,13 @@ from llem.plugins import KNOWN_DISTRIBUTIONS, KNOWN_KINDS, Registry
 
 CORE_KEYS = tuple(a.name for a in attrs.fields(ExperimentConfig) if a.name != "sections")
 STUDY_KEYS = ("sweep", "experiments")
+# The top-level ``extra`` was hashed but never read; engine arguments moved to the
+# backend's own section, which forwards them to the engine.
+MOVED_EXTRA = (
+    "the top-level `extra` was removed: it moved to <backend>.extra, e.g. `vllm: {extra: "
+    "{...}}` or `pytorch: {extra: {...}}`, which the backend passes to its engine unchanged "
+    "(see docs/parameters.md)"
+)
 DEFAULT_BACKEND = "pytorch"
 
 
@@ -35,6 +42,7 @@ class Catalog:
     sinks: frozenset[str]
     unusable: Mapping[str, str]  # name -> why it cannot be used + how to fix
     disabled: tuple[str, ...] = ()  # plugins LLEM_PLUGINS leaves out
+    serving: frozenset[str] = frozenset()  # backends whose class sets serves = True
 
     @classmethod
     def from_registry(cls, registry: Registry) -> Catalog:
@@ -66,6 +74,9 @@ class Catalog:
             frozenset(registry.sinks),
             unusable,
             disabled,
+            frozenset(
+                n for n, c in registry.components("backend").items() if getattr(c, "serves", 0)
+            ),
         )
 
     def is_backend(self, name: str) -> bool:
@@ -86,6 +97,8 @@ class Catalog:
             return None
         if key in STUDY_KEYS:
             return None if study else f"{key!r} is only allowed at the top of a config file"
+        if key == "extra":
+            return MOVED_EXTRA
         if key in self.unusable:
             return f"section {key!r} cannot be used: {self.unusable[key]}"
         if key in self.section_kinds:

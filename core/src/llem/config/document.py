@@ -45,7 +45,7 @@ class Document:
     value_pos: Mapping[Path, Pos] = attrs.field(factory=dict)
     key_pos: Mapping[Path, Pos] = attrs.field(factory=dict)
 
-    def locate(self, path: Path, *, key: bool = False) -> Location | None:
+    def locate(self, path: Path, *, key: bool = False) -> Location:
         """Position of ``path`` (its key if ``key`` and it has one), else of the nearest
         ancestor that has one, else just the source."""
         for n in range(len(path), -1, -1):
@@ -64,7 +64,7 @@ def parse_yaml(text: str, source: str) -> Document:
     """Parse ``text`` (named ``source`` in messages) into a Document, or ConfigError."""
     from ruamel.yaml import YAML
 
-    _check_flow_depth(text, source)
+    _check_shape(text, source)
     yaml = YAML(typ="rt")
     try:
         node = yaml.load(text)
@@ -81,24 +81,73 @@ def parse_yaml(text: str, source: str) -> Document:
     return Document(data, source, value_pos, key_pos)
 
 
-MAX_FLOW_DEPTH = 100
+MAX_DEPTH = 100  # no config needs more than a few levels
+MAX_VALUES = 100_000  # scalars and collections, every alias counted as what it repeats
 
 
-def _check_flow_depth(text: str, source: str) -> None:
-    """Refuse absurdly nested ``[[[...`` before ruamel spends seconds recursing into it
-    (no config needs more than a few levels)."""
-    if text.count("[") + text.count("{") <= MAX_FLOW_DEPTH:
-        return
-    depth = 0
-    for ch in text:
-        if ch in "[{":
-            depth += 1
-            if depth > MAX_FLOW_DEPTH:
+def _check_shape(text: str, source: str) -> None:
+    """Refuse, before anything is built, a document that is nested absurdly deep, holds a
+    recursive alias, or expands to more than MAX_VALUES values.
+
+    One pass over the parser's events: ``[`` or ``{`` inside a quoted string or a comment
+    is not an event, so it does not count as nesting; an alias counts as the size of
+    what its anchor holds, so a billion-laughs chain is measured, never expanded. Text
+    that is not valid YAML passes here: the loader then says where it breaks.
+    """
+    from ruamel.yaml import YAML
+    from ruamel.yaml.events import AliasEvent, CollectionEndEvent, CollectionStartEvent, ScalarEvent
+
+    frames: list[list[Any]] = []  # open collections: [anchor, values so far]
+    sizes: dict[str, int] = {}
+    total = 0
+    try:
+        for ev in YAML(typ="rt").parse(text):
+            if isinstance(ev, CollectionStartEvent):
+                if len(frames) >= MAX_DEPTH:
+                    raise ConfigError(
+                        f"{_mark(source, ev)}: the YAML is nested too deeply "
+                        f"(more than {MAX_DEPTH} levels)"
+                    )
+                frames.append([ev.anchor, 1])
+                continue
+            if isinstance(ev, CollectionEndEvent):
+                anchor, size = frames.pop()
+            elif isinstance(ev, ScalarEvent):
+                anchor, size = ev.anchor, 1
+            elif isinstance(ev, AliasEvent):
+                if any(f[0] == ev.anchor for f in frames):
+                    raise ConfigError(
+                        f"{_mark(source, ev)}: the alias *{ev.anchor} is used inside its own "
+                        f"anchor &{ev.anchor}: a recursive alias is not allowed (a config is "
+                        f"a tree); write the value out instead"
+                    )
+                anchor, size = None, sizes.get(ev.anchor, 1)
+            else:
+                continue
+            if anchor:
+                sizes[anchor] = size
+            if frames:
+                frames[-1][1] += size
+                count = frames[-1][1]
+            else:
+                total += size
+                count = total
+            if count > MAX_VALUES:
                 raise ConfigError(
-                    f"{source}: the YAML is nested too deeply (more than {MAX_FLOW_DEPTH} levels)"
+                    f"{_mark(source, ev)}: the YAML expands to more than {MAX_VALUES:,} "
+                    f"values (every alias repeats all its anchor holds, so a chain of "
+                    f"aliases multiplies them); a config needs far fewer: write the "
+                    f"repeated part once, or shorten the alias chain"
                 )
-        elif ch in "]}":
-            depth = max(0, depth - 1)
+    except ConfigError:
+        raise
+    except Exception:  # not valid YAML: parse_yaml reports it with its position
+        return
+
+
+def _mark(source: str, event: Any) -> str:
+    mark = getattr(event, "start_mark", None)
+    return source if mark is None else f"{source}:{mark.line + 1}:{mark.column + 1}"
 
 
 def _yaml_error_message(exc: Exception, source: str) -> str:

@@ -22,10 +22,10 @@ NOT_IN_HASH = ("execution", "output", "name")
 def config_to_dict(cfg: ExperimentConfig) -> dict[str, Any]:
     """The experiment as plain data (lists, dicts, scalars), in the shape of a config
     file: core keys, then each plugin section under its own top-level key."""
-    data = _plain(converter.unstructure(cfg))
+    data = plain(converter.unstructure(cfg))
     data.pop("sections", None)
     for name, section in cfg.sections.items():
-        data[name] = _plain(converter.unstructure(section)) if section is not None else None
+        data[name] = plain(converter.unstructure(section)) if section is not None else None
     return data
 
 
@@ -97,16 +97,17 @@ def _canonical(value: Any) -> Any:
 _LEAVES = (str, int, float, bool, type(None))
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
+    """``value`` as JSON/YAML-safe data: mappings to dicts with str keys, tuples to lists."""
     kind = type(value)
     if kind in _LEAVES:
         return value
     if kind is dict:
-        return {k if type(k) is str else str(k): _plain(v) for k, v in value.items()}
+        return {k if type(k) is str else str(k): plain(v) for k, v in value.items()}
     if kind is list or kind is tuple:
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     return value

@@ -101,7 +101,7 @@ def merge_into(target: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any
 def set_path(target: dict[str, Any], path: Path, value: Any) -> None:
     """Set ``path`` in ``target`` (creating mappings on the way; merging a mapping
     value into a mapping already there)."""
-    node = target
+    node: dict[Any, Any] = target  # list indices are never set: paths into mappings only
     for part in path[:-1]:
         child = node.get(part)
         if not isinstance(child, dict):

@@ -12,23 +12,33 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import attrs
 
+from llem.architectures import model_slug
 from llem.config.build import Builder, structure_into
 from llem.config.catalog import DEFAULT_BACKEND, STUDY_KEYS, Catalog
 from llem.config.document import Document, parse_yaml, surrogate_problem
 from llem.config.identity import config_hash
+from llem.config.inputs import input_issues
 from llem.config.layers import Mount, Origins, copy_tree, merge_into, set_path
 from llem.config.overrides import Override, experiment_layer, parse_overrides
 from llem.config.problems import Issue, render_all
 from llem.config.profiles import apply_profile, check_profile
 from llem.config.schema import ExecutionConfig, ExperimentConfig, OutputConfig, StudyConfig
-from llem.config.sweep import Axis, general_axes, parse_axes, points, scoped_axes
+from llem.config.sweep import (
+    MAX_RUNS_ENV,
+    Axis,
+    general_axes,
+    grid_size,
+    max_runs,
+    parse_axes,
+    points,
+    scoped_axes,
+)
 from llem.config.user import load_user_config
 from llem.errors import ConfigError
 
@@ -97,7 +107,7 @@ def config_from_args(
             raise ConfigError(f"--{flag}: {problem}")
     text = "".join(f"{k}: {json.dumps(v)}\n" for k, v in data.items())
     doc = Document(data, "--model/--backend" if backend else "--model")
-    name = re.sub(r"[^A-Za-z0-9._-]+", "-", model.split("/")[-1].split(":")[-1]).strip("-")
+    name = model_slug(model)
     return resolve(
         doc,
         text=text,
@@ -133,14 +143,17 @@ def resolve(
     set_mounts = tuple(Mount((), o.doc) for o in sets if o.head not in STUDY_ONLY)
     base = {k: v for k, v in data.items() if k not in STUDY_ONLY}
     floor = [Mount((), user)] if user is not None else []
-    expander = _Expander(Builder.create(catalog), profile, set_layer, set_mounts)
+    execution, output = _study_sections(user, data, profile, set_layer, set_mounts, doc)
+    starts = []
     for entry_doc, entry_path, entry in entries:
         start: dict[str, Any] = copy_tree(user.data) if user is not None else {}
         merge_into(merge_into(start, base), entry)
-        mounts = (*floor, Mount((), doc), Mount((), entry_doc, entry_path))
+        starts.append((start, (*floor, Mount((), doc), Mount((), entry_doc, entry_path))))
+    _check_size(doc, [s for s, _ in starts], axes, set_layer, execution)
+    expander = _Expander(Builder.create(catalog), profile, set_layer, set_mounts)
+    for start, mounts in starts:
         expander.expand(start, Origins(mounts), axes)
     experiments = expander.result()
-    execution, output = _study_sections(user, data, profile, set_layer, set_mounts, doc)
     named = "name" in data or any(o.head == "name" for o in sets)
     if len(experiments) == 1 and experiments[0].name is None and named:
         experiments = [attrs.evolve(experiments[0], name=name)]
@@ -186,6 +199,10 @@ class _Expander:
         if isinstance(built, list):
             self.problems.extend(built)
             return
+        inputs = input_issues(built)  # dataset and local model: exit 2 now, not in the worker
+        if inputs:
+            self.problems.extend(dict.fromkeys(i.render(origins) for i in inputs))
+            return
         h = config_hash(built)
         if h not in self.hashes:
             self.hashes.add(h)
@@ -195,6 +212,38 @@ class _Expander:
         if self.problems:
             raise ConfigError(render_all(self.problems, "the config has problems"))
         return self.experiments
+
+
+def _check_size(
+    doc: Document,
+    starts: Sequence[dict[str, Any]],
+    axes: Sequence[Axis],
+    set_layer: dict[str, Any],
+    execution: ExecutionConfig,
+) -> None:
+    """Refuse, before expanding the grid, a study that plans more than ``max_runs()``
+    runs (experiments x cycles; ``cycles: auto`` counts its ``max_cycles``)."""
+    swept = next((a for a in axes if a.target == ("backend",)), None)
+    experiments = 0
+    for start in starts:
+        if "backend" in set_layer:
+            backends: Sequence[Any] = (set_layer["backend"],)
+        elif swept is not None:
+            backends = swept.values
+        else:
+            backends = (start.get("backend", DEFAULT_BACKEND),)
+        experiments += grid_size(axes, backends)
+    cycles = execution.max_cycles if execution.cycles == "auto" else execution.cycles
+    limit = max_runs()
+    if experiments * cycles <= limit:
+        return
+    where = doc.locate(("sweep",) if axes else ("execution", "cycles"))
+    raise ConfigError(
+        f"{where}: the study plans {experiments * cycles:,} runs ({experiments:,} "
+        f"experiment(s) x {cycles:,} cycle(s)), more than the limit of {limit:,} runs. "
+        f"Shrink the sweep or execution.cycles, or raise the limit: "
+        f"{MAX_RUNS_ENV}={experiments * cycles} llem run ..."
+    )
 
 
 def _apply_point(data: dict[str, Any], point: tuple[tuple[Axis, int], ...]) -> None:
@@ -302,7 +351,7 @@ def _axes(doc: Document, sets: Sequence[Override], catalog: Catalog) -> list[Axi
 
 
 def _study_name(doc: Document, sets: Sequence[Override], default: str) -> str:
-    name, where = doc.data.get("name", default), doc.locate(("name",))
+    name, where = doc.data.get("name", default), str(doc.locate(("name",)))
     for o in sets:
         if o.head == "name":
             name, where = o.value, o.doc.source

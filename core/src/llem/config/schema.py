@@ -16,11 +16,27 @@ from attrs import validators as v
 Weights = Literal["pretrained", "random"]
 Precision = Literal["fp32", "fp16", "bf16"]
 Order = Literal["sequential", "interleaved", "shuffled"]
+Runner = Literal["local", "docker"]
+LengthDist = Literal["fixed", "uniform", "lognormal"]
+Arrival = Literal["poisson", "gamma", "constant", "concurrency", "trace"]
+
+
+def _runner(_inst: Any, attribute: Any, value: Any) -> None:
+    choices = ("local", "docker")
+    values = value.values() if isinstance(value, Mapping) else [value]
+    bad = [r for r in values if r not in choices]
+    if bad:
+        raise ValueError(f"{attribute.name}: {bad[0]!r} is not a runner; use one of {choices}")
 
 
 def _positive(_inst: Any, attr: attrs.Attribute, value: float | None) -> None:
     if value is not None and value <= 0:
         raise ValueError(f"{attr.name} must be > 0, got {value}")
+
+
+def _parallel(_inst: Any, _attr: attrs.Attribute, value: int | str) -> None:
+    if isinstance(value, int) and value < 1:
+        raise ValueError(f"parallel must be 'none', 'per_gpu' or a GPU count >= 1, got {value}")
 
 
 def _device_indices(_inst: Any, attr: attrs.Attribute, value: tuple[int, ...]) -> None:
@@ -41,8 +57,26 @@ class DatasetConfig:
     input_len_min: int | None = attrs.field(default=None, validator=v.optional(v.ge(1)))
     input_len_max: int | None = attrs.field(default=None, validator=v.optional(v.ge(1)))
     seed: int = 0
+    # Length distributions (docs/serving.md). input_dist None: uniform when input_len_min/
+    # max are set, else fixed (input_len). output_len None: generation.max_new_tokens for
+    # every request. lognormal: median input_len/output_len, sigma, clipped to min/max.
+    input_dist: LengthDist | None = None
+    input_sigma: float = attrs.field(default=0.5, validator=v.gt(0))
+    output_dist: LengthDist = "fixed"
+    output_len: int | None = attrs.field(default=None, validator=v.optional(v.ge(1)))
+    output_len_min: int | None = attrs.field(default=None, validator=v.optional(v.ge(1)))
+    output_len_max: int | None = attrs.field(default=None, validator=v.optional(v.ge(1)))
+    output_sigma: float = attrs.field(default=0.5, validator=v.gt(0))
 
     def __attrs_post_init__(self) -> None:
+        if self.output_dist != "fixed" and self.output_len is None:
+            raise ValueError(f"dataset.output_dist {self.output_dist!r} needs dataset.output_len")
+        if self.output_dist == "uniform" and (
+            self.output_len_min is None or self.output_len_max is None
+        ):
+            raise ValueError("dataset.output_dist uniform needs output_len_min and output_len_max")
+        if self.input_dist == "uniform" and self.input_len_min is None:
+            raise ValueError("dataset.input_dist uniform needs input_len_min and input_len_max")
         if self.source == "jsonl" and not self.path:
             raise ValueError("dataset.path is required when dataset.source is 'jsonl'")
         if (self.input_len_min is None) != (self.input_len_max is None):
@@ -52,6 +86,9 @@ class DatasetConfig:
                 f"dataset.input_len_min ({self.input_len_min}) must be <= "
                 f"dataset.input_len_max ({self.input_len_max})"
             )
+        low, high = self.output_len_min, self.output_len_max
+        if low is not None and high is not None and low > high:
+            raise ValueError(f"dataset.output_len_min ({low}) must be <= output_len_max ({high})")
 
 
 @attrs.frozen
@@ -127,22 +164,138 @@ class CarbonConfig:
 
 
 @attrs.frozen
-class ExecutionConfig:
-    """How a study runs its experiments."""
+class LoadConfig:
+    """The shape of the measured window's work (docs/serving.md).
 
-    cycles: int = attrs.field(default=3, validator=v.ge(1))
+    ``offline`` (the default): every request handed to the engine at once
+    (``Backend.generate``). ``serving``: the core's load generator submits requests at
+    their planned times through ``Backend.stream``: ``arrival`` poisson, gamma (with
+    ``burstiness``: 1 is Poisson, < 1 burstier) and constant at ``rate`` requests/s;
+    ``concurrency`` keeps ``concurrency`` requests in flight (closed loop); ``trace``
+    replays the arrival times and token lengths of a CSV/JSONL file. The run ends after
+    ``duration_s`` or the dataset's ``num_prompts`` requests, whichever comes first.
+    """
+
+    mode: Literal["offline", "serving"] = "offline"
+    arrival: Arrival = "poisson"
+    rate: float | None = attrs.field(default=None, validator=_positive)
+    burstiness: float = attrs.field(default=1.0, validator=v.gt(0))
+    concurrency: int | None = attrs.field(default=None, validator=v.optional(v.ge(1)))
+    trace: str | None = None
+    duration_s: float | None = attrs.field(default=None, validator=_positive)
+    seed: int = 0
+    warmup_requests: int = attrs.field(default=8, validator=v.ge(0))
+    warmup_s: float | None = attrs.field(default=30.0, validator=_positive)  # None: no limit
+
+    def __attrs_post_init__(self) -> None:
+        if self.mode != "serving":
+            return
+        if self.arrival in ("poisson", "gamma", "constant") and self.rate is None:
+            raise ValueError(f"load.arrival {self.arrival} needs load.rate (requests/s)")
+        if self.arrival == "concurrency" and self.concurrency is None:
+            raise ValueError("load.arrival concurrency needs load.concurrency (requests)")
+        if self.arrival == "trace" and not self.trace:
+            raise ValueError("load.arrival trace needs load.trace (a CSV or JSONL file)")
+
+
+@attrs.frozen
+class SloConfig:
+    """Latency targets (seconds) a request must meet to count for goodput; a term left
+    None is not part of the SLO. A configuration meets the SLO when the ``percentile``-th
+    percentile of every set term is within its target."""
+
+    ttft_s: float | None = attrs.field(default=None, validator=_positive)
+    tpot_s: float | None = attrs.field(default=None, validator=_positive)
+    e2e_s: float | None = attrs.field(default=None, validator=_positive)
+    percentile: float = attrs.field(default=90.0, validator=[v.gt(0), v.le(100)])
+
+    @property
+    def terms(self) -> dict[str, float]:
+        """The set targets by name (ttft_s, tpot_s, e2e_s)."""
+        targets = {"ttft_s": self.ttft_s, "tpot_s": self.tpot_s, "e2e_s": self.e2e_s}
+        return {k: t for k, t in targets.items() if t is not None}
+
+
+AUTO_FIRST_CYCLES = 3  # cycles: auto starts with this many (the fewest that give a CI)
+
+
+def _cycles(_inst: Any, _attr: attrs.Attribute, value: int | str) -> None:
+    if value != "auto" and (not isinstance(value, int) or value < 1):
+        raise ValueError(f"cycles must be an integer >= 1 or 'auto', got {value!r}")
+
+
+@attrs.frozen
+class RayConfig:
+    """``executor: ray``: which cluster, and which resource stands for a GPU."""
+
+    address: str | None = None  # None: start a local Ray on this machine; "auto": RAY_ADDRESS
+    gpu_resource: str = "GPU"  # another name: a custom resource (a stand-in, e.g. in tests)
+
+
+@attrs.frozen
+class SlurmConfig:
+    """``executor: slurm`` (submitit): where the jobs go; logs under the run directory."""
+
+    partition: str | None = None
+    account: str | None = None
+    qos: str | None = None
+    constraint: str | None = None
+    time_min: int = attrs.field(default=120, validator=v.ge(1))
+    cpus_per_task: int | None = attrs.field(default=None, validator=v.optional(v.ge(1)))
+    mem_gb: float | None = attrs.field(default=None, validator=_positive)
+    setup: tuple[str, ...] = ()  # shell lines run before the job (module load ..., source ...)
+    poll_s: float = attrs.field(default=2.0, validator=v.gt(0))
+
+
+@attrs.frozen
+class ExecutionConfig:
+    """How a study runs its experiments (where: ``executor``; see docs/executors.md)."""
+
+    cycles: int | Literal["auto"] = attrs.field(default=3, validator=_cycles)
     order: Order = "interleaved"
     seed: int = 0
     config_gap_s: float = attrs.field(default=60.0, validator=v.ge(0))
     cycle_gap_s: float = attrs.field(default=120.0, validator=v.ge(0))
     timeout_s: float | None = attrs.field(default=3600.0, validator=_positive)
     retries: int = attrs.field(default=0, validator=v.ge(0))
+    # How an experiment's backend process starts: every backend alike, or per backend
+    # ({trtllm: docker}, the rest local). See llem.containers.
+    runner: Runner | Mapping[str, Runner] = attrs.field(default="local", validator=_runner)
+    images: Mapping[str, str] = attrs.field(factory=dict)  # backend -> docker image
+    executor: Literal["local", "ray", "slurm"] = "local"
+    # none: one at a time; per_gpu: side by side, each on len(devices) GPUs; N: N GPUs each
+    parallel: Literal["none", "per_gpu"] | int = attrs.field(default="none", validator=_parallel)
+    isolation: Literal["shared", "exclusive_node"] = "shared"
+    max_concurrent: int | None = attrs.field(default=None, validator=v.optional(v.ge(1)))
+    ray: RayConfig = RayConfig()
+    slurm: SlurmConfig = SlurmConfig()
+    target_ci: float = attrs.field(default=0.02, validator=v.gt(0))  # cycles: auto
+    max_cycles: int = attrs.field(default=10, validator=v.ge(AUTO_FIRST_CYCLES))
+    cooldown: Literal["fixed", "temperature"] = "fixed"
+    cooldown_tolerance_c: float = attrs.field(default=2.0, validator=v.gt(0))
+
+    @property
+    def first_cycles(self) -> int:
+        """How many cycles the plan starts with (``auto``: the fewest that give a CI)."""
+        return AUTO_FIRST_CYCLES if self.cycles == "auto" else self.cycles
+
+
+BUILTIN_SINKS = ("json", "parquet")
+
+
+def _with_builtin_sinks(names: Any) -> tuple[str, ...]:
+    """The built-in sinks first, then the user's, each once: ``sinks: [csv]`` adds csv."""
+    return tuple(dict.fromkeys((*BUILTIN_SINKS, *names)))
 
 
 @attrs.frozen
 class OutputConfig:
+    """Where results go. ``sinks`` names sinks to run *in addition to* the built-in
+    ``json`` and ``parquet`` (always written: ``llem results``/``report`` read them);
+    listing those two is harmless."""
+
     dir: str = "results"
-    sinks: tuple[str, ...] = ("json", "parquet")
+    sinks: tuple[str, ...] = attrs.field(default=BUILTIN_SINKS, converter=_with_builtin_sinks)
     save_timeseries: bool = True
 
 
@@ -164,7 +317,8 @@ class ExperimentConfig:
     devices: tuple[int, ...] = attrs.field(default=(0,), validator=_device_indices)
     execution: ExecutionConfig = ExecutionConfig()
     output: OutputConfig = OutputConfig()
-    extra: Mapping[str, Any] = attrs.field(factory=dict)
+    load: LoadConfig = LoadConfig()
+    slo: SloConfig = SloConfig()
     sections: Mapping[str, Any] = attrs.field(factory=dict)
 
     def section(self, name: str) -> Any:

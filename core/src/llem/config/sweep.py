@@ -10,11 +10,17 @@ wins over the entry's value for the same key). Identical resolved experiments co
 to the first (the loader does that, by config hash).
 
 ``execution``, ``output`` and ``name`` apply to the whole study and cannot be swept.
+
+A study plans at most ``max_runs()`` runs (experiments x cycles; 10,000 unless
+``LLEM_MAX_RUNS`` says otherwise): the grid is counted before it is expanded
+(``grid_size``), so a 10^7-point sweep is refused at once instead of running for hours.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
+import os
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -23,6 +29,9 @@ import attrs
 from llem.config.catalog import Catalog
 from llem.config.document import Document, Location, Path
 from llem.errors import ConfigError
+
+MAX_RUNS_ENV = "LLEM_MAX_RUNS"
+DEFAULT_MAX_RUNS = 10_000
 
 NOT_SWEEPABLE = ("execution", "output", "name", "sweep", "experiments")
 
@@ -92,3 +101,30 @@ def points(axes: Sequence[Axis]) -> Iterator[tuple[tuple[Axis, int], ...]]:
 
 def value_location(axis: Axis, index: int) -> Location:
     return axis.doc.locate(axis.doc_path + (index,))
+
+
+def grid_size(axes: Sequence[Axis], backends: Sequence[Any]) -> int:
+    """How many experiments one entry becomes under ``axes`` (before identical ones
+    collapse), counted without expanding the grid. ``backends``: the backend of the
+    entry, or the values of a swept ``backend`` axis (a scoped axis multiplies only its
+    backend's experiments)."""
+    general = [a for a in general_axes(axes) if a.target != ("backend",)]
+    per_backend = sum(
+        math.prod(len(a.values) for a in scoped_axes(axes, b)) if isinstance(b, str) else 1
+        for b in backends
+    )
+    return math.prod(len(a.values) for a in general) * per_backend
+
+
+def max_runs() -> int:
+    """The most runs (experiments x cycles) a study may plan: ``LLEM_MAX_RUNS`` or 10,000."""
+    raw = os.environ.get(MAX_RUNS_ENV)
+    if raw is None:
+        return DEFAULT_MAX_RUNS
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ConfigError(f"{MAX_RUNS_ENV}={raw!r}: expected a whole number >= 1")
+    return value

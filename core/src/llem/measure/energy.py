@@ -5,6 +5,8 @@
 - ``adjusted_j``: GPU energy minus the idle baseline power x window: what the workload
   added on the GPUs; None without a baseline for every GPU.
 - ``accuracy_bound_j``: NVIDIA specifies board power to +-5 W, so +-5 W x window per GPU.
+- ``prefill_j``/``decode_j``/``request_j``: by llem.measure.attribution (its rule is
+  ``phase_split_rule``); ``idle_j`` = baseline power x window, shown apart.
 - ``cross_check_rel_diff``: (cross - primary) / primary GPU energy per cross-check meter
   (total energy where neither measured GPUs).
 Nothing is ever 0 for "unknown": a missing figure is None and ``null_reason`` says why.
@@ -16,9 +18,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from llem.interfaces import EnergyReading
+from llem.measure.attribution import Attribution
 from llem.measure.baseline import Baseline
-from llem.measure.phases import PhaseSplit
-from llem.results.schema import Energy
+from llem.measure.performance import latency_stats
+from llem.results.schema import Energy, RequestEnergy
 
 ACCURACY_W_PER_GPU = 5.0
 
@@ -76,12 +79,12 @@ def derive_energy(
     baseline: Baseline | None,
     device_uuids: Sequence[str],
     output_tokens: int,
-    split: PhaseSplit,
+    split: Attribution,
     co2: tuple[float, Mapping[str, Any]] | None,
 ) -> Energy:
     gpu_j = primary.gpu_total_j
     total_j = reading_total(primary)
-    base_w = _baseline_w(baseline, device_uuids)
+    base_w = baseline_power(baseline, device_uuids)
     adjusted = gpu_j - base_w * window_s if gpu_j is not None and base_w is not None else None
     co2_kg = primary.co2_kg if primary.co2_kg is not None else (co2[0] if co2 else None)
     null_reason = None
@@ -111,9 +114,26 @@ def derive_energy(
         cross_check_rel_diff=cross_check_diffs(primary, cross),
         null_reason=null_reason,
         baseline_source=_baseline_source(baseline),
-        phase_split_null_reason=split.null_reason,
-        prefill_s=split.prefill_s,
+        phase_split_null_reason=split.split_null_reason,
         co2_details=dict(co2[1]) if co2 and primary.co2_kg is None else {},
+        request_j=request_energy(split),
+        idle_j=base_w * window_s if base_w is not None else None,
+    )
+
+
+def request_energy(split: Attribution) -> RequestEnergy | None:
+    """J/request statistics of an attribution (None when it has none)."""
+    if split.null_reason is not None or not split.request_j:
+        return None
+    stats = latency_stats(list(split.request_j.values()))
+    return RequestEnergy(
+        mean=stats.mean,
+        p50=stats.p50,
+        p90=stats.p90,
+        p99=stats.p99,
+        sum_j=sum(split.request_j.values()),
+        idle_j=sum(split.request_idle_j.values()) if split.request_idle_j else None,
+        gap_j=split.gap_j,
     )
 
 
@@ -121,7 +141,7 @@ def _per(value: float | None, tokens: int) -> float | None:
     return value / tokens if value is not None and tokens > 0 else None
 
 
-def _baseline_w(baseline: Baseline | None, uuids: Sequence[str]) -> float | None:
+def baseline_power(baseline: Baseline | None, uuids: Sequence[str]) -> float | None:
     if baseline is None or not uuids or any(u not in baseline.per_device_w for u in uuids):
         return None
     return sum(baseline.per_device_w[u] for u in uuids)

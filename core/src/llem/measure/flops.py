@@ -14,7 +14,7 @@ low (a mixture-of-experts model, whose active parameters per token are fewer tha
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 from llem.interfaces import RequestRecord
 from llem.results.schema import Flops
@@ -33,7 +33,7 @@ def estimate_flops(
     tokens = sum(r.input_tokens + r.output_tokens for r in records)
     total = 2.0 * num_parameters * tokens
     method = "palm_2N_per_token"
-    confidence = "medium"
+    confidence: Literal["high", "medium", "low"] = "medium"
     attention = attention_flops(records, architecture)
     if attention is not None:
         total += attention
@@ -47,7 +47,7 @@ def estimate_flops(
         per_output_token=total / out_tokens if out_tokens else None,
         method=method,
         confidence=confidence,
-    )  # type: ignore[arg-type]
+    )
 
 
 def attention_flops(

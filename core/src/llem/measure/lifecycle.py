@@ -1,7 +1,7 @@
-"""One experiment, start to finish, inside the worker process (DESIGN.md section 3).
+"""One experiment, start to finish, inside the worker process (docs/architecture.md).
 
 1. environment snapshot          6. window opens: telemetry sampler, then meters
-2. preflight (backend, meters)   7. generate(all requests)
+2. preflight (backend, meters)   7. generate(all requests), or serve them (llem.load)
 3. idle baseline (cached)        8. synchronize; window closes
 4. load (timed)                  9. derive: performance, energy, prefill/decode split,
 5. warmup, thermal floor            FLOPs, warnings; write timeseries.parquet
@@ -18,29 +18,32 @@ problems with kind "preflight"); only Ctrl+C escapes.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import attrs
 import structlog
 
 from llem.config.schema import ExperimentConfig
+from llem.containers.runner import image_for, runner_for
 from llem.errors import ConfigError, PluginError, PreflightError
 from llem.interfaces import Backend, Device, Meter, RequestRecord
 from llem.measure import energy as energy_mod
 from llem.measure import performance as perf_mod
 from llem.measure import quality
+from llem.measure.attribution import Attribution, attribute, null_attribution
 from llem.measure.baseline import Baseline, idle_baseline
 from llem.measure.environment import snapshot
 from llem.measure.flops import estimate_flops, load_architecture
 from llem.measure.meters import choose_meters
-from llem.measure.phases import split_energy
 from llem.measure.warmup import run_warmup
 from llem.measure.window import MeasurementWindow, WindowOutcome
 from llem.measure.workload import build_workload
-from llem.results.failure import failed_result, identity, traceback_tail, utc_now
+from llem.results.failure import failed_result, identity, traceback_tail
 from llem.results.schema import (
     Energy,
     Environment,
@@ -53,11 +56,14 @@ from llem.results.schema import (
 from llem.telemetry.devices import discover_gpus, resolve_devices
 from llem.telemetry.nvml import DRIVER_FIX
 from llem.telemetry.sampler import TelemetrySampler
+from llem.timestamps import utc_now
 
 log = structlog.get_logger()
 
 Emit = Callable[[str, Any], None]
 TIMESERIES_NAME = "timeseries.parquet"
+# The experiment's directory, for files a backend writes itself (llem-server: server.log).
+EXPERIMENT_DIR_ENV = "LLEM_EXPERIMENT_DIR"
 PREFLIGHT_ERRORS = (PreflightError, PluginError, ConfigError)
 
 
@@ -102,6 +108,8 @@ class Lifecycle:
         self.gpu_fix: str | None = None
         self.baseline_missing: str | None = None
         self._feed: TelemetrySampler | None = None
+        self.serving: Any = None  # llem.load.session.ServingRun in serving mode
+        self.attribution: Attribution = null_attribution("no GPU energy was measured")
 
     def run(self) -> ExperimentResult:
         try:
@@ -132,13 +140,14 @@ class Lifecycle:
 
             self.registry = get_registry()
         devices = self._devices()
+        os.environ[EXPERIMENT_DIR_ENV] = str(self.run_dir / "experiments" / self.experiment_id)
         self.env = snapshot(devices, self.registry.plugins, self.gpu_reason)
         # Meter set-up runs beside the backend's preflight: codecarbon's waits about 1 s
         # on a subprocess (py-cpuinfo's clock measurement) while the preflight imports
         # torch (~2 s). The thread is joined here, on every path, before the load.
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="llem-meters") as pool:
             meters = pool.submit(self._meters, devices)
-            self.backend = self._preflight()  # its error wins over the meters'
+            self.backend = self._preflight(devices)  # its error wins over the meters'
             primary, cross, meter_warnings = meters.result()
         self.warnings += self._meter_warnings(meter_warnings)
         baseline = self._baseline(devices)
@@ -169,19 +178,30 @@ class Lifecycle:
             return ()
         return resolve_devices(self.cfg.devices)
 
-    def _preflight(self) -> Backend:
+    def _preflight(self, devices: Sequence[Device]) -> Backend:
         cfg = self.cfg
         cls = self.registry.get("backend", cfg.backend)
-        missing = cls.missing_requirement()
-        if missing:
-            raise PreflightError(f"backend {cfg.backend!r}: {missing}")
-        backend = cls(cfg.section(cfg.backend))
+        if runner_for(cfg.execution, cfg.backend) == "docker":
+            from llem.containers.images import default_tag
+            from llem.containers.proxy import ContainerBackend
+
+            image = image_for(cfg.execution, cfg.backend, default_tag(cfg.backend))
+            exp_dir = self.run_dir / "experiments" / self.experiment_id
+            backend: Backend = ContainerBackend(cfg, devices, image, exp_dir)
+            self.backend = backend  # closed (its container removed) on every path
+        else:
+            missing = cls.missing_requirement()
+            if missing:
+                raise PreflightError(f"backend {cfg.backend!r}: {missing}")
+            backend = cls(cfg.section(cfg.backend))
         problems = backend.preflight(cfg)
         if problems:
             raise PreflightError(
                 f"backend {cfg.backend!r} preflight: "
                 + "; ".join(p.message + (f" Fix: {p.fix}" if p.fix else "") for p in problems)
             )
+        if runner_for(cfg.execution, cfg.backend) == "docker" and self.env is not None:
+            self.env = attrs.evolve(self.env, runner=dict(backend.info))  # type: ignore[attr-defined]
         return backend
 
     def _meters(
@@ -222,6 +242,14 @@ class Lifecycle:
         self._phase("warmup")
         t = time.perf_counter()
         section = self.cfg.section(self.cfg.backend)
+        if self.cfg.load.mode == "serving":
+            from llem.load.session import ServingRun  # asyncio only when serving
+
+            assert self.backend is not None
+            self.serving = ServingRun(self.backend, self.cfg, requests)
+            outcome = self.serving.warmup()
+            self.phases["warmup"] = time.perf_counter() - t
+            return outcome
         outcome = run_warmup(
             self.backend,
             requests,
@@ -245,16 +273,20 @@ class Lifecycle:
         self._phase("measuring")
         assert self.backend is not None
         window = MeasurementWindow(devices, meters, self._interval_s(), on_power=self._power)
+        self.backend.engine_steps()  # drop the warmup's steps: "since the last call"
         window.open()
         try:
-            records = list(self.backend.generate(requests, self.cfg.generation))
+            if self.serving is not None:
+                records = self.serving.measure()
+            else:
+                records = list(self.backend.generate(requests, self.cfg.generation))
             self.backend.synchronize()
         except BaseException:
             window.abort()
             raise
         outcome = window.close()
         self.phases["window"] = outcome.duration_s
-        if len(records) != len(requests):
+        if self.serving is None and len(records) != len(requests):
             raise RuntimeError(
                 f"backend {self.cfg.backend!r} returned {len(records)} records "
                 f"for {len(requests)} requests; it must return one per request"
@@ -280,7 +312,8 @@ class Lifecycle:
     ) -> ExperimentResult:
         cfg = self.cfg
         window_s = outcome.duration_s
-        perf = perf_mod.performance(records, window_s)
+        scheduled = self.serving.scheduled_ns if self.serving is not None else None
+        perf = perf_mod.performance(records, window_s, scheduled)
         workload = perf_mod.workload(dataset_label(cfg), records)
         energy = self._energy(devices, primary, cross, outcome, records, baseline)
         interval_ms = cfg.energy.sample_interval_ms
@@ -296,11 +329,13 @@ class Lifecycle:
             w += quality.persistence_off(self.env)
             w += quality.thermal_drift(series, cfg.energy.thermal_drift_c)
             w += quality.few_samples(series, devices, interval_ms)
-            w += quality.throttling(series)
+            w += quality.throttling(series, self.env)
             w += quality.sampler_failed(outcome.sampler_error)
         primary_reading = outcome.readings.get(primary.name) if primary else None
         w += quality.energy_quality(primary_reading, energy.cross_check_rel_diff, window_s)
         w += quality.phase_split_coarse(energy.prefill_s, interval_ms)
+        serving, serving_warnings = self._serving_sections(outcome, devices, baseline)
+        w += serving_warnings
         config_hash, config = self.identity
         return ExperimentResult(
             id=self.experiment_id,
@@ -328,6 +363,22 @@ class Lifecycle:
             warmup=warmup,
             timeseries_file=self._write_timeseries(outcome),
             warnings=tuple(_unique(w)),
+            backend_details=dict(getattr(self.backend, "details", None) or {}),
+            **serving,
+        )
+
+    def _serving_sections(
+        self, outcome: WindowOutcome, devices: Sequence[Device], baseline: Baseline | None
+    ) -> tuple[dict[str, Any], list[MeasurementWarning]]:
+        """The serving fields of the result (none offline), and their warnings."""
+        if self.serving is None:
+            return {}, []
+        return self.serving.sections(
+            (outcome.t0_ns, outcome.t1_ns),
+            self.attribution,
+            energy_mod.baseline_power(baseline, [d.uuid for d in devices]),
+            self.run_dir / "experiments" / self.experiment_id,
+            self.run_dir,
         )
 
     def _energy(
@@ -358,9 +409,19 @@ class Lifecycle:
             )
         series = outcome.timeseries
         power = {d.uuid: series.rows(d.uuid, "power_w") for d in devices} if series else {}
-        split = split_energy(records, power, (outcome.t0_ns, outcome.t1_ns), reading.gpu_total_j)
         total = energy_mod.reading_total(reading)
-        return energy_mod.derive_energy(
+        # the meter's GPU energy; a CPU-only meter's (codecarbon, RAPL) total without one
+        split = attribute(
+            records,
+            power,
+            (outcome.t0_ns, outcome.t1_ns),
+            reading.gpu_total_j if reading.gpu_total_j is not None else total,
+            baseline_w=energy_mod.baseline_power(baseline, [d.uuid for d in devices]),
+            steps=self.backend.engine_steps() if self.backend is not None else None,
+            edges=self.serving.edges if self.serving is not None else (),
+        )
+        self.attribution = split
+        energy = energy_mod.derive_energy(
             reading,
             cross_readings,
             window_s=outcome.duration_s,
@@ -371,6 +432,7 @@ class Lifecycle:
             split=split,
             co2=self._co2(total),
         )
+        return attrs.evolve(energy, meter_choice=primary.chosen_because)
 
     def _null_reason(self) -> str:
         if self.cfg.energy.meter is None:
@@ -448,6 +510,12 @@ class Lifecycle:
             self._feed = None
 
     def _close_backend(self) -> None:
+        if self.serving is not None:
+            try:
+                self.serving.close()
+            except Exception as exc:
+                log.warning("serving.stop_failed", error=f"{type(exc).__name__}: {exc}")
+            self.serving = None
         if self.backend is None:
             return
         try:
@@ -472,4 +540,12 @@ def dataset_label(cfg: ExperimentConfig) -> str:
 
 
 def _unique(warnings: Sequence[MeasurementWarning]) -> list[MeasurementWarning]:
-    return list(dict.fromkeys(warnings))
+    """Each warning once, in order (by code and text: ``details`` is an unhashable dict)."""
+    seen: set[tuple[str, str, str, str]] = set()
+    out = []
+    for w in warnings:
+        key = (w.code, w.message, w.fix, w.severity)
+        if key not in seen:
+            seen.add(key)
+            out.append(w)
+    return out

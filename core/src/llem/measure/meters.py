@@ -1,8 +1,11 @@
 """Which meters measure the window: the primary one and the cross-checks.
 
-- ``energy.meter: auto`` takes the first meter whose probe succeeds, in the order
-  zeus > nvml > codecarbon, then any other registered meter by name. None succeeding is
-  not an error: energy is null and a warning says why for each candidate.
+- ``energy.meter: auto`` takes the first meter whose probe succeeds: the first-party
+  ones in the order nvml > zeus (hardware energy counters) > codecarbon (an estimate),
+  then third-party meters by name; a meter is first-party when the distribution that
+  ships the name registered it. None succeeding is not an error: energy is null and a
+  warning says why for each candidate. The result's ``energy.meter_choice`` says which
+  meter was chosen and why (and why each one before it was passed over).
 - An explicit meter that is missing or cannot measure here is a PreflightError with the
   reason and the fix: a user who asked for it must not get another one silently.
 - ``energy.meter: null`` turns energy off (no warning).
@@ -22,7 +25,8 @@ from llem.errors import PluginError, PreflightError
 from llem.interfaces import Device, Meter
 from llem.results.schema import MeasurementWarning
 
-AUTO_ORDER = ("zeus", "nvml", "codecarbon")
+# First-party meters in auto's order of preference, with the distribution that ships each.
+AUTO_ORDER = {"nvml": "llem-core", "zeus": "llem-zeus", "codecarbon": "llem-codecarbon"}
 
 
 def choose_meters(
@@ -57,8 +61,11 @@ def choose_meters(
                     "pip install llem-zeus (RAPL) or llem-codecarbon",
                 )
             )
+        else:
+            primary.chosen_because = _auto_reason(primary, why_not)
     else:
         primary = _explicit(energy_cfg.meter, registry, devices, sections, carbon, "meter")
+        primary.chosen_because = f"energy.meter: {primary.name}"
     cross = []
     for name in energy_cfg.cross_check:
         if primary is not None and name == primary.name:
@@ -74,14 +81,31 @@ def choose_meters(
     return primary, cross, warnings
 
 
-def make_meter(cls: type, sections: Mapping[str, Any], carbon: CarbonConfig | None) -> Meter:
+def make_meter(cls: type[Any], sections: Mapping[str, Any], carbon: CarbonConfig | None) -> Meter:
     section = sections.get(getattr(cls, "name", ""))
     return cls(section, carbon=carbon) if cls.takes_carbon else cls(section)
 
 
 def _candidates(registry: Any) -> list[str]:
-    names = list(registry.meters)
-    return [n for n in AUTO_ORDER if n in names] + sorted(n for n in names if n not in AUTO_ORDER)
+    """First-party meters in AUTO_ORDER, then every other meter by name."""
+    meters = registry.meters
+    first = [n for n, dist in AUTO_ORDER.items() if n in meters and _ships(meters[n], dist)]
+    return first + sorted(n for n in meters if n not in first)
+
+
+def _ships(cls: type, distribution: str) -> bool:
+    return getattr(cls, "distribution", None) == distribution
+
+
+def _auto_reason(meter: Meter, why_not: Sequence[str]) -> str:
+    cls = type(meter)
+    party = "first-party" if _ships(cls, AUTO_ORDER.get(meter.name, "")) else "third-party"
+    reason = (
+        f"energy.meter: auto chose {meter.name} ({party}, {cls.distribution}): the first "
+        f"that can measure here in auto's order ({', '.join(AUTO_ORDER)}, then third-party "
+        f"meters by name)"
+    )
+    return reason + (f"; passed over: {'; '.join(why_not)}" if why_not else "")
 
 
 def _auto(

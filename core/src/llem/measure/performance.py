@@ -2,9 +2,13 @@
 
 - tokens/s: all output tokens / window duration; requests/s likewise.
 - TTFT: t_first_token - t_submit per request.
-- ITL (TPOT): (t_end - t_first_token) / (output_tokens - 1) per request with at least two
+- TPOT: (t_end - t_first_token) / (output_tokens - 1) per request with at least two
   output tokens -- the mean gap between consecutive tokens of that request.
-- latency: t_end - t_submit per request.
+- ITL: every gap between consecutive token times of every request where the backend
+  gives per-token times (``token_times_ns``); else the requests' TPOTs.
+- latency: t_end - t_submit per request (end to end).
+- queueing delay: engine scheduled - sent per request, where the engine reports when
+  its scheduler took the request in (serving); None otherwise.
 Statistics are mean and the 50th/90th/99th percentiles (linear interpolation between
 order statistics, numpy's default). A quantity no request could time is None.
 """
@@ -13,7 +17,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from llem.interfaces import RequestRecord
 from llem.results.schema import LatencyStats, Performance, Workload
@@ -44,25 +48,40 @@ def latency_stats(values: Sequence[float]) -> LatencyStats:
     )
 
 
-def performance(records: Sequence[RequestRecord], window_s: float) -> Performance:
+def performance(
+    records: Sequence[RequestRecord],
+    window_s: float,
+    scheduled_ns: Mapping[int, int | None] | None = None,
+) -> Performance:
+    """``scheduled_ns``: by request id, when the engine scheduled it (serving)."""
     out_tokens = sum(r.output_tokens for r in records)
-    ttft, itl, latency = [], [], []
+    ttft, tpot, gaps, latency = [], [], [], []
     for r in records:
         latency.append((r.t_end_ns - r.t_submit_ns) / 1e9)
         if r.t_first_token_ns is None:
             continue
         ttft.append((r.t_first_token_ns - r.t_submit_ns) / 1e9)
         if r.output_tokens > 1:
-            itl.append((r.t_end_ns - r.t_first_token_ns) / 1e9 / (r.output_tokens - 1))
+            tpot.append((r.t_end_ns - r.t_first_token_ns) / 1e9 / (r.output_tokens - 1))
+        times = r.token_times_ns
+        if times and len(times) > 1:
+            gaps += [(b - a) / 1e9 for a, b in zip(times, times[1:], strict=False)]
+    queue = [
+        (t - r.t_submit_ns) / 1e9
+        for r in records
+        if (t := (scheduled_ns or {}).get(r.request_id)) is not None
+    ]
     sources = sorted({r.timing_source for r in records}) or ["measured"]
     return Performance(
         duration_s=window_s,
         tokens_per_second=out_tokens / window_s if window_s > 0 else 0.0,
         requests_per_second=len(records) / window_s if window_s > 0 else 0.0,
         ttft_s=latency_stats(ttft),
-        itl_s=latency_stats(itl),
+        itl_s=latency_stats(gaps or tpot),
         latency_s=latency_stats(latency),
         timing_source="+".join(sources),
+        tpot_s=latency_stats(tpot),
+        queue_s=latency_stats(queue) if queue else None,
     )
 
 

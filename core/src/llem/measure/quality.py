@@ -1,10 +1,8 @@
 """Measurement warnings: what weakens a result, and how to fix it. They never block a run.
 
-Each check is a small function returning warnings (the lifecycle calls them). Codes:
-short_window, persistence_off, thermal_drift, few_samples, throttling, other_process,
-thermal_floor_short, no_baseline, baseline_unsettled, single_cycle, energy_unavailable,
-polled_power, cross_check_disagreement, warmup_not_converged, sampler_failed,
-phase_split_coarse.
+Each check is a small function returning warnings (the lifecycle calls them). Every
+code, with its meaning and fix, is in ``llem.measure.warning_codes`` (docs/warnings.md);
+a new code goes there too.
 """
 
 from __future__ import annotations
@@ -15,6 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from llem.interfaces import Device, EnergyReading
+from llem.measure.throttle import assess
 from llem.results.schema import Environment, MeasurementWarning, WarmupOutcome
 from llem.telemetry.nvml import NvmlUnavailable, nvml, optional
 from llem.telemetry.timeseries import Timeseries
@@ -23,18 +22,6 @@ MIN_SAMPLES = 10
 GPU_DEVICE_FILE = re.compile(r"/dev/nvidia\d+")
 MIN_THERMAL_FLOOR_S = 30.0
 CROSS_CHECK_TOLERANCE = 0.02
-BENIGN_REASONS = 0x1 | 0x2  # GPU idle, application clocks setting
-REASON_NAMES = {
-    0x4: "software power cap",
-    0x8: "hardware slowdown",
-    0x10: "sync boost",
-    0x20: "software thermal slowdown",
-    0x40: "hardware thermal slowdown",
-    0x80: "hardware power brake",
-    0x100: "display clock setting",
-    0x200: "board limit",
-    0x400: "reliability",
-}
 
 
 def W(code: str, message: str, fix: str) -> MeasurementWarning:  # noqa: N802
@@ -110,42 +97,78 @@ def few_samples(
     ]
 
 
-def throttling(series: Timeseries | None) -> list[MeasurementWarning]:
+def throttling(
+    series: Timeseries | None, env: Environment | None = None
+) -> list[MeasurementWarning]:
+    """One graded warning per GPU that throttled (llem.measure.throttle): ``info`` for
+    the GPU's normal power management, ``warning`` for a throttle that matters."""
+    if series is None:
+        return []
+    maxima = {g.uuid: g.max_sm_clock_mhz for g in env.gpus} if env else {}
+    c = series.columns
     out = []
-    for uuid in series.uuids() if series else []:
-        reasons = [int(v) for _, v in series.rows(uuid, "clock_event_reasons")]  # type: ignore[union-attr]
-        bad = [r & ~BENIGN_REASONS for r in reasons if r & ~BENIGN_REASONS]
-        if not bad:
+    for uuid in series.uuids():
+        pairs = [
+            (int(r), clock)
+            for g, r, clock in zip(
+                c["gpu_uuid"], c["clock_event_reasons"], c["sm_clock_mhz"], strict=True
+            )
+            if g == uuid and r is not None
+        ]
+        found = assess([r for r, _ in pairs], [k for _, k in pairs], maxima.get(uuid))
+        if found is None:
             continue
-        seen = 0
-        for r in bad:
-            seen |= r
-        names = [n for bit, n in REASON_NAMES.items() if seen & bit] or [hex(seen)]
+        info = found.grade == "info"
         out.append(
-            W(
+            MeasurementWarning(
                 "throttling",
-                f"GPU {uuid} lowered its clocks in {len(bad)} of {len(reasons)} samples "
-                f"({', '.join(names)}): throughput and energy reflect the throttled "
-                f"clocks",
-                "check cooling and the power limit (nvidia-smi -q -d PERFORMANCE); "
-                "a power cap is fine if it is the condition you mean to measure",
+                f"GPU {uuid}: {found.summary}"
+                + (
+                    ": this GPU's normal power management, not a fault"
+                    if info
+                    else ": throughput and energy reflect the throttled clocks"
+                ),
+                "nothing to do; a power cap is the condition being measured"
+                if info
+                else "check cooling and the power limit (nvidia-smi -q -d PERFORMANCE); "
+                "a lowered power limit is fine if it is the condition you mean to measure",
+                severity=found.grade,
+                details=found.details,
             )
         )
     return out
+
+
+_CLAIMED: set[int] = set()
+
+
+def claim_process_tree(pid: int) -> None:
+    """Count ``pid`` and its descendants as the experiment's own processes, never as
+    "other processes on the GPU": for a backend whose engine is not (or not only) this
+    worker's child, e.g. a server it attaches to (llem-server). Claims last until
+    ``release_process_tree``; the descendants are read when the check runs."""
+    _CLAIMED.add(int(pid))
+
+
+def release_process_tree(pid: int) -> None:
+    _CLAIMED.discard(int(pid))
 
 
 def other_processes(
     devices: Sequence[Device], own_pids: Sequence[int] = ()
 ) -> list[MeasurementWarning]:
     """Compute processes on the measured GPUs other than this worker and its children
-    (engines such as vLLM run the model in child processes). NVML reports host PIDs:
-    inside a container none of them matches ours, and then only processes beyond the
-    number of ours that hold a GPU open are counted as others."""
+    (engines such as vLLM run the model in child processes) and the claimed process
+    trees (``claim_process_tree``). NVML reports host PIDs: inside a container none of
+    them matches ours, and then only processes beyond the number of ours that hold a
+    GPU open are counted as others."""
     try:
         lib = nvml()
     except NvmlUnavailable:
         return []
     own = set(own_pids) | process_tree(os.getpid())
+    for claimed in tuple(_CLAIMED):
+        own |= process_tree(claimed)
     ours_on_gpus: int | None = None  # read from /proc only inside another PID namespace
     out = []
     for d in devices:

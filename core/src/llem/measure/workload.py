@@ -4,7 +4,8 @@
   ``input_len`` tokens long or uniformly spread over [input_len_min, input_len_max]. The
   same seed gives the same prompts on every machine (Python's Mersenne Twister).
 - ``jsonl``: one JSON object per line with a ``prompt`` string; the first
-  ``num_prompts`` are used. A bad line is a ConfigError naming file:line.
+  ``num_prompts`` are used. A bad line is a ConfigError naming file:line (the reader is
+  ``llem.config.inputs``', which checks the file when the config loads).
 - ``aienergyscore``: the AIEnergyScore text-generation prompts through the ``datasets``
   library (hub id ``AIEnergyScore/text_generation``), when installed and reachable.
 
@@ -15,7 +16,6 @@ let a prefix cache flatter the engine) and a WorkloadNote says so.
 from __future__ import annotations
 
 import importlib.util
-import json
 import random
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,8 +23,9 @@ from typing import Any
 
 import attrs
 
+from llem.config.inputs import read_jsonl_prompts
 from llem.config.schema import DatasetConfig, GenerationConfig
-from llem.errors import ConfigError, PreflightError
+from llem.errors import PreflightError
 from llem.interfaces import Request
 
 AIENERGYSCORE_ID = "AIEnergyScore/text_generation"
@@ -52,17 +53,20 @@ def build_workload(
     dataset: DatasetConfig, gen: GenerationConfig, vocab_size: int | None
 ) -> tuple[list[Request], list[WorkloadNote]]:
     if dataset.source == "synthetic":
-        return synthetic_requests(dataset, gen, vocab_size), []
+        return with_output_lengths(synthetic_requests(dataset, gen, vocab_size), dataset), []
     if dataset.source == "jsonl":
         prompts = read_jsonl_prompts(Path(str(dataset.path)), dataset.num_prompts)
         where = str(dataset.path)
     else:
         prompts = load_aienergyscore(dataset.num_prompts)
         where = AIENERGYSCORE_ID
-    requests = [
-        Request(id=i, prompt=p, input_ids=None, max_new_tokens=gen.max_new_tokens)
-        for i, p in enumerate(prompts)
-    ]
+    requests = with_output_lengths(
+        [
+            Request(id=i, prompt=p, input_ids=None, max_new_tokens=gen.max_new_tokens)
+            for i, p in enumerate(prompts)
+        ],
+        dataset,
+    )
     notes = []
     if len(prompts) < dataset.num_prompts:
         notes.append(
@@ -87,10 +91,7 @@ def synthetic_requests(
     rng = random.Random(dataset.seed)
     requests = []
     for i in range(dataset.num_prompts):
-        if dataset.input_len_min is not None and dataset.input_len_max is not None:
-            length = rng.randint(dataset.input_len_min, dataset.input_len_max)
-        else:
-            length = dataset.input_len
+        length = input_length(dataset, rng)
         ids = tuple(rng.randrange(vocab_size) for _ in range(length))
         requests.append(
             Request(id=i, prompt=None, input_ids=ids, max_new_tokens=gen.max_new_tokens)
@@ -98,46 +99,50 @@ def synthetic_requests(
     return requests
 
 
-def read_jsonl_prompts(path: Path, limit: int) -> list[str]:
-    """The ``prompt`` of the first ``limit`` non-blank lines of ``path``."""
-    if not path.is_file():
-        raise ConfigError(
-            f"dataset.path {path}: no such file; point dataset.path at a "
-            f'JSONL file with one {{"prompt": "..."}} object per line'
-        )
-    prompts: list[str] = []
-    with path.open(encoding="utf-8") as fh:
-        for number, line in enumerate(fh, start=1):
-            if len(prompts) >= limit:
-                break
-            if not line.strip():
-                continue
-            prompts.append(_prompt_of(line, f"{path}:{number}"))
-    if not prompts:
-        raise ConfigError(
-            f'{path}: no prompts (the file is empty); add lines like {{"prompt": "Explain ..."}}'
-        )
-    return prompts
+def input_length(dataset: DatasetConfig, rng: random.Random) -> int:
+    """One synthetic prompt length: ``input_dist`` fixed (input_len), uniform over
+    [input_len_min, input_len_max], or lognormal (median input_len, ``input_sigma``,
+    clipped to min/max where set). None: uniform when min/max are set, else fixed."""
+    low, high = dataset.input_len_min, dataset.input_len_max
+    kind = dataset.input_dist or ("uniform" if low is not None else "fixed")
+    return draw_length(kind, dataset.input_len, low, high, dataset.input_sigma, rng)
 
 
-def _prompt_of(line: str, where: str) -> str:
-    try:
-        data = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(
-            f"{where}: not valid JSON ({exc.msg} at column {exc.colno}); "
-            f'each line must be an object like {{"prompt": "..."}}'
-        ) from None
-    if not isinstance(data, dict) or "prompt" not in data:
-        raise ConfigError(
-            f'{where}: no "prompt" field; each line must be an object like {{"prompt": "..."}}'
+def with_output_lengths(requests: list[Request], dataset: DatasetConfig) -> list[Request]:
+    """``requests`` with per-request ``max_new_tokens`` drawn from ``output_dist`` when
+    ``dataset.output_len`` is set (its own seeded stream: prompts stay the same)."""
+    median = dataset.output_len
+    if median is None:
+        return requests
+    rng = random.Random(f"output-{dataset.seed}")
+    d = dataset
+    return [
+        attrs.evolve(
+            r,
+            max_new_tokens=draw_length(
+                d.output_dist,
+                median,
+                d.output_len_min,
+                d.output_len_max,
+                d.output_sigma,
+                rng,
+            ),
         )
-    prompt = data["prompt"]
-    if not isinstance(prompt, str) or not prompt:
-        raise ConfigError(
-            f'{where}: "prompt" must be a non-empty string, got {type(prompt).__name__}'
-        )
-    return prompt
+        for r in requests
+    ]
+
+
+def draw_length(
+    kind: str, median: int, low: int | None, high: int | None, sigma: float, rng: random.Random
+) -> int:
+    """A token length: fixed ``median``, uniform over [low, high], or lognormal around
+    ``median`` with ``sigma``, rounded and clipped to [low or 1, high]."""
+    if kind == "fixed":
+        return median
+    if kind == "uniform":
+        return rng.randint(int(low or 1), int(high or median))
+    value = round(median * rng.lognormvariate(0.0, sigma))
+    return max(low or 1, min(value, high) if high is not None else value)
 
 
 def load_aienergyscore(limit: int) -> list[str]:

@@ -3,10 +3,8 @@
 Memory = weights + KV cache, from the architecture config (``llem.architectures``) when the
 model is built-in or a local directory; anything else is "unknown", never a guess.
 
-- parameters: embeddings + per layer (attention with grouped-query K/V heads, gated MLP,
-  two norms, biases where the config has them) + final norm + lm_head unless tied.
-  Only decoder-only Llama-family architectures (llama, mistral, qwen2, qwen3) are
-  counted; mixture-of-experts and others are "unknown".
+- parameters and KV-cache bytes: ``llem.architectures`` (Llama-family decoders only;
+  mixture-of-experts and others are "unknown").
 - weight bytes per parameter: fp32 4, fp16/bf16 2; a backend section's ``quantization``
   of 8-bit kinds 1, 4-bit kinds 0.5 (embeddings kept at full width are ignored).
 - KV cache: 2 x layers x kv_heads x head_dim x bytes x batch x (input_len +
@@ -27,14 +25,13 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Mapping
 from typing import Any
 
 import attrs
 
+from llem import architectures
 from llem.config.schema import ExperimentConfig
 
-LLAMA_FAMILY = frozenset({"llama", "mistral", "qwen2", "qwen3"})
 BYTES = {"fp32": 4.0, "fp16": 2.0, "bf16": 2.0}
 QUANT_BYTES = {
     "8bit": 1.0,
@@ -63,9 +60,7 @@ class Architecture:
     """What the estimates need from a config.json."""
 
     params: int
-    layers: int
-    kv_heads: int
-    head_dim: int
+    shape: architectures.Shape
 
 
 @attrs.frozen
@@ -83,39 +78,18 @@ class MemoryEstimate:
 def architecture(model_id: str) -> Architecture | str:
     """The Architecture of ``model_id``, or why it is unknown (a str)."""
     try:
-        from llem.architectures import load_architecture
-    except ImportError:
-        return "llem.architectures is not available"
-    try:
-        cfg = load_architecture(model_id)
+        cfg = architectures.load_architecture(model_id)
     except Exception as exc:  # an unreadable local config.json
         return f"cannot read its config.json: {type(exc).__name__}"
     if cfg is None:
         return "architecture not known offline (not builtin:, not a local directory)"
-    return count_parameters(cfg)
-
-
-def count_parameters(cfg: Mapping[str, Any]) -> Architecture | str:
-    """Parameters of a Llama-family config.json (or why it cannot be counted)."""
-    kind = cfg.get("model_type")
-    if kind not in LLAMA_FAMILY:
-        return f"model_type {kind!r} is not counted (only {', '.join(sorted(LLAMA_FAMILY))})"
-    try:
-        v, h, n = int(cfg["vocab_size"]), int(cfg["hidden_size"]), int(cfg["num_hidden_layers"])
-        heads, inter = int(cfg["num_attention_heads"]), int(cfg["intermediate_size"])
-    except (KeyError, TypeError, ValueError) as exc:
-        return f"config.json lacks {exc}"
-    kv = int(cfg.get("num_key_value_heads") or heads)
-    hd = int(cfg.get("head_dim") or h // heads)
-    attn = h * heads * hd + 2 * h * kv * hd + heads * hd * h
-    if cfg.get("attention_bias") or kind == "qwen2":  # Qwen2 always has q/k/v biases
-        attn += heads * hd + 2 * kv * hd + (h if cfg.get("attention_bias") else 0)
-    mlp = 3 * h * inter + ((2 * inter + h) if cfg.get("mlp_bias") else 0)
-    norms = 2 * h + (2 * hd if kind == "qwen3" else 0)  # qwen3: q/k norms
-    total = v * h + n * (attn + mlp + norms) + h
-    if not cfg.get("tie_word_embeddings", False):
-        total += v * h
-    return Architecture(params=total, layers=n, kv_heads=kv, head_dim=hd)
+    params = architectures.count_parameters(cfg)
+    dims = architectures.shape(cfg)
+    if isinstance(params, str):
+        return params
+    if isinstance(dims, str):
+        return dims
+    return Architecture(params, dims)
 
 
 def _section_attr(cfg: ExperimentConfig, name: str) -> Any:
@@ -151,7 +125,7 @@ def memory(cfg: ExperimentConfig) -> MemoryEstimate:
     kv_dtype = str(_section_attr(cfg, "kv_cache_dtype") or "auto").lower()
     kv_width = KV_BYTES.get(kv_dtype, BYTES[cfg.precision])
     tokens = (cfg.dataset.input_len_max or cfg.dataset.input_len) + cfg.generation.max_new_tokens
-    kv = 2 * arch.layers * arch.kv_heads * arch.head_dim * kv_width * batch_size(cfg) * tokens
+    kv = architectures.kv_cache_bytes(arch.shape, batch_size(cfg) * tokens, kv_width)
     return MemoryEstimate(weights, kv, (weights + kv) / gpus, gpus)
 
 

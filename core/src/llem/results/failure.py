@@ -7,17 +7,13 @@ died, was killed on timeout, or sent nothing back).
 from __future__ import annotations
 
 import traceback
-from datetime import datetime, timezone
 from typing import Any
 
 from llem.results.schema import Environment, ExperimentResult, Failure
+from llem.timestamps import utc_now
 
 TRACEBACK_LINES = 40
 TRACEBACK_CHARS = 4000
-
-
-def utc_now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
 def traceback_tail(exc: BaseException | None = None, text: str | None = None) -> str:

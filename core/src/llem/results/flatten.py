@@ -77,7 +77,47 @@ def _metrics(r: ExperimentResult) -> dict[str, Any]:
     out["output_tokens"] = wl.output_tokens if wl else None
     out["flops_total"] = r.flops.total if r.flops else None
     out["window_s"] = r.phases.window_s if r.phases else None
-    out["warnings"] = ",".join(w.code for w in r.warnings)
+    out.update(_serving(r))
+    # graded "info" (e.g. a GPU's normal power capping) apart, so real warnings stand out
+    out["warnings"] = ",".join(w.code for w in r.warnings if w.severity != "info")
+    out["notes"] = ",".join(w.code for w in r.warnings if w.severity == "info")
     out["error_kind"] = r.error.kind if r.error else None
     out["error_message"] = r.error.message if r.error else None
     return out
+
+
+def _serving(r: ExperimentResult) -> dict[str, Any]:
+    """The serving columns (None offline): load, SLO, both windows, per-request spreads."""
+    perf, energy, load, slo = r.performance, r.energy, r.load, r.slo
+    out: dict[str, Any] = {"load_mode": load.mode if load else "offline"}
+    for field in LOAD_FIELDS:
+        out[field] = getattr(load, field) if load else None
+    out["send_error_p99_ms"] = load.send_error_ms.p99 if load and load.send_error_ms else None
+    for field in ("attainment", "good_requests", "goodput_rps", "goodput_per_kj", "met"):
+        out[f"slo_{field}"] = getattr(slo, field) if slo else None
+    for window in ("whole_run", "steady_state"):
+        w = getattr(r, window)
+        for field in ("duration_s", "energy_j", "output_tokens", "energy_per_output_token_j"):
+            out[f"{window}_{field}"] = getattr(w, field) if w else None
+    for name in ("tpot_s", "queue_s"):
+        stats = getattr(perf, name) if perf else None
+        for stat in ("p50", "p90", "p99"):
+            out[f"{name[:-2]}_{stat}_s"] = getattr(stats, stat) if stats else None
+    spread = energy.request_j if energy else None
+    for stat in ("p50", "p90", "p99"):
+        out[f"request_energy_{stat}_j"] = getattr(spread, stat) if spread else None
+    out["idle_j"] = energy.idle_j if energy else None
+    out["requests_file"] = r.requests_file
+    return out
+
+
+LOAD_FIELDS = (
+    "arrival",
+    "offered_rate_rps",
+    "achieved_rate_rps",
+    "concurrency",
+    "requests_sent",
+    "requests_failed",
+    "send_error_max_ms",
+    "overloaded",
+)

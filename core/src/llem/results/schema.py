@@ -14,7 +14,7 @@ import attrs
 
 from llem.interfaces import EnergyReading
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: serving (load, slo, steady_state, whole_run, requests_file)
 
 
 @attrs.frozen
@@ -49,6 +49,9 @@ class Environment:
     plugin_versions: Mapping[str, str] = attrs.field(factory=dict)
     engine_versions: Mapping[str, str] = attrs.field(factory=dict)  # torch, vllm, ...
     gpu_unavailable_reason: str | None = None
+    # Where the backend ran when not in the worker itself: {"kind": "docker", "image",
+    # "image_digest", "engine_versions" (in the image), "runtime", "container", "start_s"}.
+    runner: Mapping[str, Any] = attrs.field(factory=dict)
 
 
 @attrs.frozen
@@ -80,6 +83,10 @@ class Performance:
     itl_s: LatencyStats  # inter-token latency (TPOT)
     latency_s: LatencyStats  # end to end per request
     timing_source: str = "measured"
+    # Per-request mean gap (t_end - t_first_token) / (output_tokens - 1); itl_s is then
+    # the distribution of every gap between consecutive tokens where token times exist.
+    tpot_s: LatencyStats | None = None
+    queue_s: LatencyStats | None = None  # engine scheduled - sent, where the engine says
 
 
 @attrs.frozen
@@ -108,6 +115,81 @@ class Energy:
     phase_split_null_reason: str | None = None  # why prefill_j/decode_j are None
     prefill_s: float | None = None  # time counted as prefill by phase_split_rule
     co2_details: Mapping[str, Any] = attrs.field(factory=dict)  # from estimate_co2
+    request_j: RequestEnergy | None = None  # J/request by llem.measure.attribution
+    meter_choice: str | None = None  # which meter measured and why (energy.meter: auto)
+    idle_j: float | None = None  # baseline power x window (shown apart; part of gpu_j)
+
+
+@attrs.frozen
+class RequestEnergy:
+    """Energy per request (J), attributed by ``Energy.phase_split_rule``; the requests'
+    energies add up to the window's GPU energy. ``idle_j``: the baseline part of them
+    all; ``gap_j``: energy of moments with no request in flight, shared pro rata."""
+
+    mean: float | None
+    p50: float | None
+    p90: float | None
+    p99: float | None
+    sum_j: float | None
+    idle_j: float | None = None
+    gap_j: float | None = None
+
+
+@attrs.frozen
+class LoadOutcome:
+    """How the serving load went: offered vs achieved rate, the generator's send error
+    (actual - planned send time, ms; open loop only), failures, overload."""
+
+    mode: str
+    arrival: str
+    offered_rate_rps: float | None  # rate, or the trace's mean; None in a closed loop
+    achieved_rate_rps: float | None  # requests sent / sending span
+    concurrency: int | None
+    requests_sent: int
+    requests_failed: int
+    send_error_ms: LatencyStats | None
+    send_error_max_ms: float | None
+    overloaded: bool
+    in_flight_early: float | None = None  # mean in flight, 2nd quarter of the sending span
+    in_flight_late: float | None = None  # ... its last quarter
+
+
+@attrs.frozen
+class WindowEnergy:
+    """One window of a serving run: the whole run, or the steady state (the headline).
+    Times are seconds from the measured window's start; energy is the GPU energy of
+    the attribution intervals inside it (``null_reason`` when there is none)."""
+
+    kind: Literal["whole_run", "steady_state"]
+    start_s: float | None
+    duration_s: float | None
+    energy_j: float | None
+    adjusted_j: float | None
+    output_tokens: int | None
+    energy_per_output_token_j: float | None
+    tokens_per_second: float | None
+    level: int | None = None  # steady state: the in-flight level held
+    rule: str | None = None
+    null_reason: str | None = None
+
+
+@attrs.frozen
+class SloOutcome:
+    """SLO targets and how the run did: ``attainment`` is the share of requests meeting
+    every set term; ``goodput_rps`` those requests per second of the whole run;
+    ``goodput_per_kj`` per kJ of its energy; ``met``: the ``percentile``-th percentile of
+    every set term is within its target (``observed`` holds those percentiles)."""
+
+    ttft_s: float | None
+    tpot_s: float | None
+    e2e_s: float | None
+    percentile: float
+    attainment: float | None
+    good_requests: int
+    goodput_rps: float | None
+    goodput_per_kj: float | None
+    met: bool | None
+    observed: Mapping[str, float | None] = attrs.field(factory=dict)
 
 
 @attrs.frozen
@@ -139,9 +221,15 @@ class WarmupOutcome:
 
 @attrs.frozen
 class MeasurementWarning:
-    code: str  # short_window, persistence_off, thermal_drift, few_samples, ...
+    """What weakens a result; every code is in docs/warnings.md (llem.measure.warning_codes).
+    ``severity`` "info" reports a condition that is normal (no defect of the result);
+    ``details`` holds the figures behind the message (e.g. throttling's shares)."""
+
+    code: str
     message: str
     fix: str
+    severity: Literal["warning", "info"] = "warning"
+    details: Mapping[str, float] = attrs.field(factory=dict)
 
 
 @attrs.frozen
@@ -151,6 +239,19 @@ class Failure:
     exit_code: int | None = None
     signal: int | None = None
     traceback_tail: str | None = None
+
+
+@attrs.frozen
+class Placement:
+    """Where the experiment ran (llem.run.executors) and who shared its node meanwhile:
+    ``neighbours`` are the ids of this study's experiments that ran on the same node at
+    some moment of this one's run (they share its CPU, memory, power supply, airflow)."""
+
+    executor: str
+    node: str
+    gpus: tuple[str, ...] = ()  # UUIDs where known, else the executor's GPU ids
+    neighbours: tuple[str, ...] = ()
+    exclusive_node: bool = False  # isolation: exclusive_node held the node for it
 
 
 @attrs.frozen
@@ -174,6 +275,16 @@ class ExperimentResult:
     warnings: tuple[MeasurementWarning, ...] = ()
     error: Failure | None = None
     schema_version: int = SCHEMA_VERSION
+    placement: Placement | None = None  # set by the study session
+    # What the backend reports about its run (a backend's ``details`` dict, plain data):
+    # llem-server puts the server's command, readiness time and the client's CPU time here.
+    backend_details: Mapping[str, Any] = attrs.field(factory=dict)
+    # Serving mode (load.mode: serving); None offline.
+    load: LoadOutcome | None = None
+    slo: SloOutcome | None = None
+    whole_run: WindowEnergy | None = None
+    steady_state: WindowEnergy | None = None
+    requests_file: str | None = None  # requests.parquet, relative to the run directory
 
 
 @attrs.frozen

@@ -9,12 +9,12 @@ experiment are results, not exceptions: check ``.status``. Ctrl+C raises
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 from typing import Union
 
 import attrs
 
+from llem.architectures import model_slug
 from llem.config.schema import ExperimentConfig, StudyConfig
 from llem.errors import ConfigError
 from llem.results.schema import ExperimentResult, StudyResult
@@ -27,7 +27,7 @@ def as_study(config: Config) -> StudyConfig:
     if isinstance(config, StudyConfig):
         return config
     if isinstance(config, ExperimentConfig):
-        name = config.name or re.sub(r"[^A-Za-z0-9._-]+", "-", config.model).strip("-")
+        name = config.name or model_slug(config.model)
         return StudyConfig(
             name=name or "experiment",
             experiments=(config,),

@@ -2,9 +2,10 @@
 
 It lists every planned experiment x cycle with its status (pending, running, done,
 failed, interrupted), attempts and result file, plus what ``resume_study`` needs to
-carry on: how the config was loaded (overrides, profile) and the environment the study
-started in. A crash or a power cut at any moment leaves either the previous or the new
-manifest on disk, never a torn one (temp file + os.replace).
+carry on: how the config was loaded (overrides, profile), the environment the study
+started in and the pinned input files (``llem.run.pins``). A crash or a power cut at
+any moment leaves either the previous or the new manifest on disk, never a torn one
+(temp file + os.replace).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import attrs
 
 from llem.converter import converter
 from llem.errors import ConfigError
+from llem.run.pins import Pin
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_SCHEMA = 1
@@ -56,6 +58,7 @@ class Invocation:
     source_path: str | None
     overrides: tuple[str, ...] = ()
     profile: str | None = None
+    started_in: str | None = None  # the working directory: relative inputs resolve there
 
 
 @attrs.frozen
@@ -95,6 +98,7 @@ class Manifest:
     environment: Fingerprint
     entries: tuple[ManifestEntry, ...]
     resumptions: tuple[Resumption, ...] = ()
+    pins: tuple[Pin, ...] = ()  # local inputs: llem.run.pins
     schema_version: int = MANIFEST_SCHEMA
 
     def entry(self, entry_id: str) -> ManifestEntry:

@@ -15,6 +15,7 @@ boundary (interleaved/shuffled), ``config`` between other neighbours, none first
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from typing import Literal
 
 import attrs
@@ -68,3 +69,33 @@ def gap_seconds(gap: Gap | None, config_gap_s: float, cycle_gap_s: float) -> flo
     if gap == "cycle":
         return cycle_gap_s
     return 0.0
+
+
+def waits_note(
+    gaps: Sequence[Gap | None],
+    floors_s: Sequence[float],
+    config_gap_s: float,
+    cycle_gap_s: float,
+) -> str | None:
+    """What the runs still to do will spend waiting rather than measuring: the gaps
+    between them and each one's thermal floor; None when they wait nothing. Said at the
+    start of a study so that minutes of cool-down are not mistaken for a hang."""
+    configs = sum(1 for g in gaps if g == "config")
+    cycles = sum(1 for g in gaps if g == "cycle")
+    parts = []
+    if configs and config_gap_s:
+        parts.append(f"{configs} x config_gap_s {config_gap_s:g} s")
+    if cycles and cycle_gap_s:
+        parts.append(f"{cycles} x cycle_gap_s {cycle_gap_s:g} s")
+    floors = sum(floors_s)
+    if floors:
+        parts.append(f"{len([f for f in floors_s if f])} x warmup.thermal_floor_s")
+    total = configs * config_gap_s + cycles * cycle_gap_s + floors
+    if not total:
+        return None
+    minutes = f"{total / 60:.1f} min" if total >= 60 else f"{total:g} s"
+    return (
+        f"waits {minutes} in gaps and thermal floors ({', '.join(parts)}), on purpose: the "
+        f"GPU cools between runs; for development, --profile quick waits none "
+        f"(or set execution.config_gap_s / cycle_gap_s, warmup.thermal_floor_s)"
+    )

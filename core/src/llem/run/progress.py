@@ -113,8 +113,9 @@ class Reporter:
             self.remaining_gap_s = remaining_gap_s
 
     def experiment_finished(
-        self, result: ExperimentResult, duration_s: float, counted: bool
+        self, result: ExperimentResult, duration_s: float, counted: bool, label: str | None = None
     ) -> None:
+        """``label``: which experiment, when several run at once (else the current one)."""
         with self._lock:
             self.durations.append(duration_s)
             if counted:
@@ -184,9 +185,9 @@ class PlainReporter(Reporter):
         self._print(f"  {PHASE_LABELS.get(phase, phase)}")
 
     def experiment_finished(
-        self, result: ExperimentResult, duration_s: float, counted: bool
+        self, result: ExperimentResult, duration_s: float, counted: bool, label: str | None = None
     ) -> None:
-        label = self.current
+        label = self.current if label is None else label
         super().experiment_finished(result, duration_s, counted)
         eta = self.eta_s()
         self._print(
@@ -231,9 +232,9 @@ class RichReporter(Reporter):
         self.live.start()
 
     def experiment_finished(
-        self, result: ExperimentResult, duration_s: float, counted: bool
+        self, result: ExperimentResult, duration_s: float, counted: bool, label: str | None = None
     ) -> None:
-        label = self.current
+        label = self.current if label is None else label
         super().experiment_finished(result, duration_s, counted)
         mark = "[green]✓[/]" if result.status == "ok" else "[red]✗[/]"
         self.console.print(
@@ -324,3 +325,42 @@ class EventPump:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=2)
+
+
+def study_notes(study: Any, manifest: Any, results: Mapping[str, Any], dispatch: Any) -> list[str]:
+    """Lines after the summary table: which configurations ``cycles: auto`` stopped at
+    max_cycles (their interval still wider than the target), and the time the
+    temperature cool-down saved over the configured gaps."""
+    ex = study.execution
+    lines = []
+    if ex.cycles == "auto":
+        from llem.run import adaptive
+
+        planned = [(e.config_index, e.id) for e in manifest.entries]
+        spread = adaptive.spreads(planned, results)
+        capped = adaptive.stopped_at_max(spread, ex.target_ci, ex.max_cycles)
+        tight = len(spread) - len(capped)
+        lines.append(
+            f"cycles auto: {tight} of {len(spread)} configuration(s) reached "
+            f"±{ex.target_ci:.1%} (95 % CI of {adaptive.PRIMARY_METRIC})"
+        )
+        for s in capped:
+            cfg = study.experiments[s.config_index]
+            width = "no interval" if s.half_width is None else f"±{s.half_width:.1%}"
+            lines.append(
+                f"  stopped at max_cycles={ex.max_cycles}: {cfg.name or _hash(cfg)} ({width})"
+            )
+    if ex.cooldown == "temperature" and dispatch is not None:
+        saved = max(0.0, dispatch.planned_pause_s - dispatch.paused_s)
+        lines.append(
+            f"cool-down by temperature: waited {format_duration(dispatch.paused_s)} of "
+            f"{format_duration(dispatch.planned_pause_s)} configured, saved "
+            f"{format_duration(saved)}"
+        )
+    return lines
+
+
+def _hash(cfg: Any) -> str:
+    from llem.config.identity import config_hash
+
+    return config_hash(cfg)

@@ -1,18 +1,20 @@
 """One session of running a study's pending entries: a first run or a resume.
 
-The loop behind ``run_study``/``resume_study``: for each entry not yet done, wait its
-gap (a countdown), run it in a worker (``execution.retries`` more attempts if it fails),
-hand the result to every sink, then mark it done/failed in manifest.json -- in that
-order, so a crash between the two re-runs an experiment rather than losing one. On
-Ctrl+C the running entry becomes ``interrupted``, study.json gets what finished and
-``Interrupted`` (exit code 130) says how to resume. A failing sink is reported and
-never stops the study.
+The loop behind ``run_study``/``resume_study``: the entries not yet done go to the
+executor (llem.run.executors; the loop: llem.run.dispatch), which waits each one's gap
+and runs it in a worker where it places it (``execution.retries`` more attempts if it
+fails); each result goes to every sink, then is marked done/failed in manifest.json --
+in that order, so a crash between the two re-runs an experiment rather than losing
+one. This session is the only writer of the manifest, whatever the executor. On Ctrl+C
+the executor cancels what runs, those entries become ``interrupted``, study.json gets
+what finished and ``Interrupted`` (exit code 130) says how to resume. A failing sink is
+reported and never stops the study. ``cycles: auto`` adds rounds (llem.run.adaptive).
 """
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
-import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -25,11 +27,12 @@ from llem.analysis.metrics import DEFAULT_PARETO_METRIC, ENERGY_METRIC
 from llem.analysis.pareto import pareto_front
 from llem.config.schema import StudyConfig
 from llem.errors import Interrupted, PluginError
+from llem.results.io import StorageError
 from llem.results.schema import ExperimentResult, StudyResult
 from llem.run.manifest import Manifest, ManifestEntry, StudyStatus, write_manifest
-from llem.run.order import Gap, gap_seconds
+from llem.run.order import waits_note
 from llem.run.progress import EventPump, Reporter
-from llem.run.rundir import utc_now
+from llem.timestamps import utc_now
 
 log = structlog.get_logger()
 
@@ -50,7 +53,8 @@ class StudySession:
         self.manifest = manifest
         self.results: dict[str, ExperimentResult] = dict(previous)
         self.reporter = reporter
-        self.running: str | None = None
+        self.running: set[str] = set()  # entries with an attempt in flight
+        self.dispatch: Any = None  # llem.run.dispatch.Dispatch, while run() runs
         self.sinks: list[Any] = []
         self.params = params_by_hash(study)
 
@@ -70,7 +74,7 @@ class StudySession:
                 str(self.run_dir),
                 len(self.manifest.entries),
                 done_before,
-                _describe(self.study, len(todo)),
+                _describe(self.study, todo),
             )
             log.info(
                 "study.started",
@@ -79,19 +83,23 @@ class StudySession:
                 todo=len(todo),
                 total=len(self.manifest.entries),
             )
-            for i, entry in enumerate(todo):
-                if i > 0:
-                    self._wait(entry.gap_before)
-                self._run_entry(entry, done_before + i + 1, todo[i + 1 :], events)
+            self._dispatch(todo, done_before + 1, events)
             failed = any(r.status != "ok" for r in self.results.values())
             return self._finish("failed" if failed else "complete")
-        except KeyboardInterrupt:
-            self._interrupted()
-            raise Interrupted(
-                f"interrupted: {len(self.results)} of {len(self.manifest.entries)} "
-                f"experiments finished and are kept in {self.run_dir}; carry on with: "
-                f"llem run --resume {self.run_dir}"
-            ) from None
+        except StorageError as exc:
+            self._storage_failed(exc)
+            raise
+        except KeyboardInterrupt as exc:  # Ctrl+C, or SIGTERM (llem.run.stop)
+            from llem.run import stop
+
+            self._interrupted(stop.cause(exc))
+            stopped = Interrupted(
+                f"interrupted by {stop.cause(exc)}: {len(self.results)} of "
+                f"{len(self.manifest.entries)} experiments finished and are kept in "
+                f"{self.run_dir}; carry on with: llem run --resume {self.run_dir}"
+            )
+            stopped.exit_code = stop.exit_code(exc)  # 130 Ctrl+C, 143 SIGTERM
+            raise stopped from None
         finally:
             pump.stop()
             events.close()
@@ -101,65 +109,126 @@ class StudySession:
             self.reporter.close()
             remove_run_log(run_log)
 
-    def _run_entry(
-        self, entry: ManifestEntry, position: int, rest: Sequence[ManifestEntry], events: Any
-    ) -> None:
-        from llem.run.worker import run_in_worker
+    def _dispatch(self, todo: Sequence[ManifestEntry], position: int, events: Any) -> None:
+        """Run ``todo`` through the configured executor (llem.run.executors), then the
+        extra rounds ``cycles: auto`` asks for."""
+        from llem.run.dispatch import Dispatch
+        from llem.run.executors import make_executor
 
         ex = self.study.execution
-        cfg = self.study.experiments[entry.config_index]
-        remaining_gaps = sum(
-            gap_seconds(e.gap_before, ex.config_gap_s, ex.cycle_gap_s) for e in rest
+        executor = make_executor(ex, self.run_dir, events, self.reporter.wait_tick)
+        self.dispatch = Dispatch(self, executor)
+        try:
+            while todo:
+                self.dispatch.run(todo, position)
+                position += len(todo)
+                todo = self._next_round()
+        finally:
+            executor.close()
+
+    def attempt_started(
+        self, entry: ManifestEntry, position: int, attempt: int, remaining_gaps: float
+    ) -> None:
+        """An attempt of ``entry`` goes to the executor: mark it running."""
+        self._update(
+            entry.id,
+            status="running",
+            attempts=self.manifest.entry(entry.id).attempts + 1,
+            started_at=utc_now(),
+            ended_at=None,
+            duration_s=None,
         )
+        self.running.add(entry.id)
         label = _label(entry, self.params.get(entry.config_hash, {}))
-        for attempt in range(1, ex.retries + 2):
-            if attempt > 1:
-                self._wait_seconds(ex.config_gap_s, "config_gap_s, before the retry")
-            attempts = self.manifest.entry(entry.id).attempts + 1
-            self._update(
-                entry.id,
-                status="running",
-                attempts=attempts,
-                started_at=utc_now(),
-                ended_at=None,
-                duration_s=None,
+        self.reporter.experiment_started(label, position, attempt, remaining_gaps)
+        log.info("experiment.started", id=entry.id, cycle=entry.cycle, attempt=attempt)
+
+    def attempt_finished(
+        self,
+        entry: ManifestEntry,
+        result: ExperimentResult,
+        duration: float,
+        last: bool,
+        placement: Any,
+    ) -> None:
+        """An attempt came back: record it if it is the last, else mark it failed (the
+        dispatch loop queues the retry)."""
+        from llem.run.isolation import placed
+
+        result = placed(result, placement)
+        label = _label(entry, self.params.get(entry.config_hash, {}))
+        self.reporter.experiment_finished(result, duration, counted=last, label=label)
+        if last:
+            self._record(entry, result, duration)
+            return
+        self.running.discard(entry.id)
+        log.warning("experiment.retrying", id=entry.id, error=_error_line(result))
+        self._update(
+            entry.id,
+            status="failed",
+            ended_at=utc_now(),
+            duration_s=round(duration, 3),
+            error=_error_line(result),
+        )
+
+    def _next_round(self) -> list[ManifestEntry]:
+        """``cycles: auto``: one more cycle for each configuration still too wide, added
+        to the manifest (empty when every configuration is tight or at max_cycles)."""
+        from llem.run import adaptive
+
+        ex = self.study.execution
+        if ex.cycles != "auto":
+            return []
+        planned = [(e.config_index, e.id) for e in self.manifest.entries]
+        grow = adaptive.next_round(
+            adaptive.spreads(planned, self.results), ex.target_ci, ex.max_cycles
+        )
+        new = []
+        for i, spread in enumerate(grow):
+            old = next(e for e in self.manifest.entries if e.config_index == spread.config_index)
+            cycle = spread.cycles + 1
+            new.append(
+                attrs.evolve(
+                    old,
+                    id=f"{old.config_hash}-c{cycle}",
+                    cycle=cycle,
+                    gap_before="cycle" if i == 0 else "config",
+                    status="pending",
+                    attempts=0,
+                    result=None,
+                    started_at=None,
+                    ended_at=None,
+                    duration_s=None,
+                    error=None,
+                )
             )
-            self.running = entry.id
-            self.reporter.experiment_started(label, position, attempt, remaining_gaps)
-            log.info("experiment.started", id=entry.id, cycle=entry.cycle, attempt=attempt)
-            t0 = time.monotonic()
-            result = run_in_worker(
-                cfg,
-                experiment_id=entry.id,
-                cycle=entry.cycle,
-                run_dir=self.run_dir,
-                timeout_s=ex.timeout_s,
-                events=events,
+        if new:
+            log.info("study.more_cycles", configs=[e.config_hash for e in new])
+            self.manifest = attrs.evolve(
+                self.manifest, entries=self.manifest.entries + tuple(new), updated_at=utc_now()
             )
-            duration = time.monotonic() - t0
-            last = result.status == "ok" or attempt == ex.retries + 1
-            self.reporter.experiment_finished(result, duration, counted=last)
-            if last:
-                self._record(entry, result, duration)
-                return
-            log.warning(
-                "experiment.retrying", id=entry.id, attempt=attempt, error=_error_line(result)
-            )
-            self._update(
-                entry.id,
-                status="failed",
-                ended_at=utc_now(),
-                duration_s=round(duration, 3),
-                error=_error_line(result),
-            )
+            write_manifest(self.run_dir, self.manifest)
+        return new
 
     def _record(self, entry: ManifestEntry, result: ExperimentResult, duration: float) -> None:
-        """Hand the result to every sink, then mark it done/failed in the manifest."""
+        """Hand the result to every sink, then mark it done/failed in the manifest. A
+        sink that cannot write for lack of storage tries once more with the result still
+        in memory, then stops the study (StorageError): the manifest keeps the entry not
+        done, so a resume measures it again."""
+        from llem.results.io import write_retrying
+        from llem.results.sinks import result_path
+
         for sink in self.sinks:
             _safely(
-                lambda s=sink: s.write_experiment(result), "sink.write_failed", sink, self.reporter
+                lambda s=sink: write_retrying(
+                    lambda: s.write_experiment(result),
+                    f"the result of {entry.id} (sink {getattr(s, 'name', type(s).__name__)})",
+                    result_path(self.run_dir, entry.id),
+                ),
+                "sink.write_failed",
+                sink,
+                self.reporter,
             )
-        from llem.results.sinks import result_path
 
         result_file = result_path(self.run_dir, entry.id)
         self._update(
@@ -171,24 +240,10 @@ class StudySession:
             error=None if result.status == "ok" else _error_line(result),
         )
         self.results[entry.id] = result
-        self.running = None
+        self.running.discard(entry.id)
         log.info(
             "experiment.finished", id=entry.id, status=result.status, duration_s=round(duration, 3)
         )
-
-    def _wait(self, gap: Gap | None) -> None:
-        ex = self.study.execution
-        self._wait_seconds(gap_seconds(gap, ex.config_gap_s, ex.cycle_gap_s), f"{gap}_gap_s")
-
-    def _wait_seconds(self, seconds: float, reason: str) -> None:
-        """Sleep ``seconds`` as a countdown (Ctrl+C interrupts it at once)."""
-        if seconds <= 0:
-            return
-        deadline = time.monotonic() + seconds
-        while (left := deadline - time.monotonic()) > 0:
-            self.reporter.wait_tick(left, reason)
-            time.sleep(min(0.5, left))
-        self.reporter.wait_tick(0, reason)
 
     # -- endings ------------------------------------------------------------------------
     def _finish(self, status: StudyStatus) -> StudyResult:
@@ -207,15 +262,23 @@ class StudySession:
             pareto_front=list(result.pareto_front),
         )
         self.reporter.study_finished(result)
+        for line in self._notes():
+            self.reporter.note(line)
         return result
 
-    def _interrupted(self) -> None:
-        if self.running is not None:
+    def _notes(self) -> list[str]:
+        """Summary lines on auto cycles and the temperature cool-down."""
+        from llem.run.progress import study_notes
+
+        return study_notes(self.study, self.manifest, self.results, self.dispatch)
+
+    def _interrupted(self, cause: str = "the user (Ctrl+C)") -> None:
+        for entry_id in sorted(self.running):
             self._update(
-                self.running,
+                entry_id,
                 status="interrupted",
                 ended_at=utc_now(),
-                error="interrupted by the user (Ctrl+C)",
+                error=f"interrupted by {cause}",
             )
         self.manifest = attrs.evolve(self.manifest, status="interrupted", updated_at=utc_now())
         write_manifest(self.run_dir, self.manifest)
@@ -231,9 +294,35 @@ class StudySession:
             total=len(self.manifest.entries),
         )
 
+    def _storage_failed(self, exc: StorageError) -> None:
+        """Stop on a write that failed twice: mark what was running interrupted if the
+        manifest can still be written (else the last one written stays, equally
+        resumable: an entry not done is run again), and say how to carry on."""
+        for entry_id in sorted(self.running):
+            self.manifest = self.manifest.update(
+                entry_id, utc_now(), status="interrupted", error=f"storage: {exc}"[:500]
+            )
+        self.manifest = attrs.evolve(self.manifest, status="interrupted", updated_at=utc_now())
+        with contextlib.suppress(OSError):
+            write_manifest(self.run_dir, self.manifest)
+        log.error("study.storage_failed", run_dir=str(self.run_dir), error=str(exc))
+        exc.args = (
+            f"{exc}. The study stopped; {len(self.results)} finished experiment(s) are kept "
+            f"in {self.run_dir}; once that is fixed, carry on with: "
+            f"llem run --resume {self.run_dir}",
+        )
+
     def _update(self, entry_id: str, **changes: Any) -> None:
+        from llem.results.io import write_retrying
+        from llem.run.manifest import MANIFEST_NAME
+
         self.manifest = self.manifest.update(entry_id, utc_now(), **changes)
-        write_manifest(self.run_dir, self.manifest)
+        manifest = self.manifest
+        write_retrying(
+            lambda: write_manifest(self.run_dir, manifest),
+            "the manifest",
+            self.run_dir / MANIFEST_NAME,
+        )
 
 
 # -- building blocks ----------------------------------------------------------------------
@@ -301,8 +390,12 @@ def open_sinks(study: StudyConfig, run_dir: Path) -> list[Any]:
 
 def _safely(call: Any, event: str, sink: Any, reporter: Reporter | None = None) -> None:
     """Run a sink call; a broken sink is reported, never allowed to stop the study."""
+    from llem.results.io import StorageError
+
     try:
         call()
+    except StorageError:
+        raise  # no room to write results: the study stops (see StudySession._record)
     except Exception as exc:
         name = getattr(sink, "name", type(sink).__name__)
         log.error(event, sink=name, error=f"{type(exc).__name__}: {exc}")
@@ -323,11 +416,21 @@ def _error_line(result: ExperimentResult) -> str:
     return f"{result.error.kind}: {first[0] if first else ''}".rstrip(": ")[:500]
 
 
-def _describe(study: StudyConfig, todo: int) -> str:
+def _describe(study: StudyConfig, todo: Sequence[ManifestEntry]) -> str:
     ex = study.execution
     n = len(study.experiments)
-    return (
-        f"{n} configuration{'s' if n != 1 else ''} x {ex.cycles} "
-        f"cycle{'s' if ex.cycles != 1 else ''}, order {ex.order}, "
-        f"{todo} to run"
+    cycles = (
+        f"{ex.first_cycles}+ cycles (auto: to ±{ex.target_ci:.0%} or {ex.max_cycles})"
+        if ex.cycles == "auto"
+        else f"{ex.cycles} cycle{'s' if ex.cycles != 1 else ''}"
     )
+    where = "" if ex.executor == "local" and ex.parallel == "none" else f", {ex.executor}"
+    if ex.parallel != "none" and ex.executor == "local":
+        where += f" parallel {ex.parallel}"
+    line = (
+        f"{n} configuration{'s' if n != 1 else ''} x {cycles}, order {ex.order}{where}, "
+        f"{len(todo)} to run"
+    )
+    floors = [study.experiments[e.config_index].warmup.thermal_floor_s for e in todo]
+    waits = waits_note([e.gap_before for e in todo], floors, ex.config_gap_s, ex.cycle_gap_s)
+    return line if waits is None else f"{line}; {waits}"

@@ -15,6 +15,7 @@ A study runs for hours and must never lose a finished measurement:
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -23,8 +24,11 @@ import structlog
 
 from llem.config.schema import StudyConfig
 from llem.errors import ConfigError
+from llem.results.io import write_retrying
 from llem.results.schema import ExperimentResult, StudyResult
+from llem.run.lock import run_dir_lock
 from llem.run.manifest import (
+    MANIFEST_NAME,
     Invocation,
     Manifest,
     ManifestEntry,
@@ -33,9 +37,11 @@ from llem.run.manifest import (
     write_manifest,
 )
 from llem.run.order import plan_runs
+from llem.run.pins import check_pins, pin_study, with_pins
 from llem.run.progress import make_reporter
-from llem.run.rundir import CONFIG_NAME, create_run_dir, utc_now, write_config
+from llem.run.rundir import CONFIG_NAME, create_run_dir, write_config
 from llem.run.session import StudySession, hashes_of, study_result
+from llem.timestamps import utc_now
 
 log = structlog.get_logger()
 
@@ -49,40 +55,47 @@ def run_study(
     Returns the StudyResult (status "failed" if any experiment failed); raises
     ``Interrupted`` on Ctrl+C after saving what finished.
     """
+    study, pins = pin_study(study)  # inputs absolute before hashing: see llem.run.pins
     study = _without_duplicates(study)
     hashes = hashes_of(study)
     _check_sinks(study)  # an unknown sink name fails before a run directory exists
     run_dir = create_run_dir(Path(out_dir if out_dir is not None else study.output.dir), study.name)
-    write_config(run_dir, study)
-    ex = study.execution
-    plan = plan_runs(len(study.experiments), ex.cycles, ex.order, ex.seed)
-    now = utc_now()
-    from llem.run.fingerprint import current_fingerprint
+    with run_dir_lock(run_dir):
+        write_config(run_dir, study)
+        ex = study.execution
+        plan = plan_runs(len(study.experiments), ex.first_cycles, ex.order, ex.seed)
+        now = utc_now()
+        from llem.run.fingerprint import current_fingerprint
 
-    manifest = Manifest(
-        study=study.name,
-        created_at=now,
-        updated_at=now,
-        status="running",
-        order=ex.order,
-        seed=ex.seed,
-        cycles=ex.cycles,
-        invocation=Invocation(study.source_path, tuple(study.overrides), study.profile),
-        environment=current_fingerprint(),
-        entries=tuple(
-            ManifestEntry(
-                id=f"{hashes[p.config_index]}-c{p.cycle}",
-                config_hash=hashes[p.config_index],
-                config_index=p.config_index,
-                cycle=p.cycle,
-                gap_before=p.gap_before,
-                name=study.experiments[p.config_index].name,
-            )
-            for p in plan
-        ),
-    )
-    write_manifest(run_dir, manifest)
-    return StudySession(study, run_dir, manifest, {}, make_reporter(progress)).run()
+        manifest = Manifest(
+            study=study.name,
+            created_at=now,
+            updated_at=now,
+            status="running",
+            order=ex.order,
+            seed=ex.seed,
+            cycles=ex.first_cycles,
+            invocation=Invocation(
+                study.source_path, tuple(study.overrides), study.profile, os.getcwd()
+            ),
+            environment=current_fingerprint(),
+            pins=pins,
+            entries=tuple(
+                ManifestEntry(
+                    id=f"{hashes[p.config_index]}-c{p.cycle}",
+                    config_hash=hashes[p.config_index],
+                    config_index=p.config_index,
+                    cycle=p.cycle,
+                    gap_before=p.gap_before,
+                    name=study.experiments[p.config_index].name,
+                )
+                for p in plan
+            ),
+        )
+        write_retrying(
+            lambda: write_manifest(run_dir, manifest), "the manifest", run_dir / MANIFEST_NAME
+        )
+        return StudySession(study, run_dir, manifest, {}, make_reporter(progress)).run()
 
 
 def resume_study(run_dir: Path, progress: bool = True) -> StudyResult:
@@ -92,19 +105,32 @@ def resume_study(run_dir: Path, progress: bool = True) -> StudyResult:
     run again ("nothing to resume"). A different environment (GPU models, driver, llem
     version) is warned about and recorded in the manifest.
     """
-    run_dir = Path(run_dir)
+    run_dir = Path(run_dir).absolute()
+    if not (run_dir / MANIFEST_NAME).is_file():
+        read_manifest(run_dir)  # the ConfigError saying why this is no run directory
+    with run_dir_lock(run_dir):
+        return _resume_locked(run_dir, progress)
+
+
+def _resume_locked(run_dir: Path, progress: bool) -> StudyResult:
     manifest = read_manifest(run_dir)
-    reporter = make_reporter(progress)
-    study = _load_stored_config(run_dir, manifest)
+    study = with_pins(_load_stored_config(run_dir, manifest), manifest.pins)
     _check_plan(run_dir, manifest, hashes_of(study))
-    if manifest.finished and manifest.status in ("complete", "failed"):
+    check_pins(manifest.pins, run_dir)
+    reporter = make_reporter(progress)
+    previous, missing = _load_previous(run_dir, manifest)
+    if manifest.finished and manifest.status in ("complete", "failed") and not missing:
         reporter.note(
             f"nothing to resume: all {len(manifest.entries)} experiments of {run_dir} are done"
         )
         log.info("study.resume.nothing_to_do", run_dir=str(run_dir))
-        previous, _missing = _load_previous(run_dir, manifest)
         reporter.close()
         return study_result(study, run_dir, manifest, previous, manifest.status)
+    if missing:
+        reporter.note(
+            f"{len(missing)} result file(s) listed as done are missing or unreadable; "
+            f"running those experiments again"
+        )
 
     from llem.run.fingerprint import current_fingerprint
 
@@ -118,7 +144,6 @@ def resume_study(run_dir: Path, progress: bool = True) -> StudyResult:
             "warning: the environment differs from the one this study started "
             "in, so new cycles may not compare with earlier ones: " + "; ".join(differences)
         )
-    previous, missing = _load_previous(run_dir, manifest)
     now = utc_now()
     entries = tuple(
         e
@@ -169,7 +194,14 @@ def _load_stored_config(run_dir: Path, manifest: Manifest) -> StudyConfig:
             f"the config it was started with"
         )
     inv = manifest.invocation
-    study = load_config(path, overrides=inv.overrides, profile=inv.profile)
+    # relative inputs are checked where the study started (llem.run.pins maps them there)
+    start = inv.started_in if inv.started_in and Path(inv.started_in).is_dir() else "."
+    here = os.getcwd()
+    os.chdir(start)  # contextlib.chdir is Python 3.11+
+    try:
+        study = load_config(path, overrides=inv.overrides, profile=inv.profile)
+    finally:
+        os.chdir(here)
     # a config without `name:` is named after its file, which here is "config"
     return attrs.evolve(study, name=manifest.study, source_path=inv.source_path)
 

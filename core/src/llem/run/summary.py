@@ -1,11 +1,14 @@
 """The table printed when a study ends: one row per configuration, means across
-cycles with their 95 % CI, and which configurations are on the Pareto front."""
+cycles with their 95 % CI, and which configurations are on the Pareto front; for a
+serving study with an SLO, then one line per load level naming the lowest-energy
+configuration that meets the SLO (llem.analysis.serving)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from llem.analysis.metrics import AGGREGATED_METRICS, METRICS
+from llem.analysis.serving import cheapest_per_load
 from llem.results.schema import ConfigAggregate, MetricSummary, StudyResult
 
 _SHORT = {
@@ -65,14 +68,32 @@ def summary_lines(study: StudyResult) -> list[str]:
     rows = [_headers()] + _rows(study)
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
-    return lines + [_footer(study)]
+    return lines + [_footer(study)] + serving_lines(study)
+
+
+def serving_lines(study: StudyResult) -> list[str]:
+    """Per load level: the cheapest configuration meeting the SLO, or that none did."""
+    labels = {a.config_hash: label(a) for a in study.aggregates}
+    out = []
+    for choice in cheapest_per_load(study):
+        level = ", ".join(f"{k}={v}" for k, v in choice.load.items()) or "the load"
+        if choice.config_hash is None:
+            out.append(f"at {level}: no configuration met the SLO ({choice.candidates} tried)")
+            continue
+        out.append(
+            f"at {level}: cheapest meeting the SLO: {labels[choice.config_hash]} at "
+            f"{_num(choice.energy_per_output_token_j)} J/token "
+            f"({choice.meeting} of {choice.candidates} met it)"
+        )
+    return out
 
 
 def summary_table(study: StudyResult) -> Any:
     from rich.markup import escape
     from rich.table import Table
 
-    table = Table(caption=escape(_footer(study)), caption_justify="left")
+    caption = "\n".join([_footer(study), *serving_lines(study)])
+    table = Table(caption=escape(caption), caption_justify="left")
     for i, h in enumerate(_headers()):
         table.add_column(h, justify="left" if i == 0 else "right")
     for row in _rows(study):

@@ -1,4 +1,5 @@
-"""Each experiment runs in a fresh spawned process; the parent never imports torch.
+"""Each experiment runs in a fresh process (forked from the fork server, or spawned);
+the parent never imports torch.
 
 A fresh process per experiment means no CUDA context, allocator state, compiled kernel
 or leaked memory carries over from one measurement to the next, and a crash (OOM killer,
@@ -20,7 +21,7 @@ segfault in an engine) cannot take the study with it. The parent:
   signal. A result is never lost and never silently replaced.
 
 Once its result is sent, the worker ends with ``os._exit``: the interpreter teardown of
-a process that imported torch takes about a second, and the parent waits for the exit.
+a process that imported torch is slow, and the parent waits for the exit.
 Before that it does what matters of a normal exit: it lets the last events reach the
 queue's pipe, stops the processes it started through multiprocessing (SIGTERM, then
 SIGKILL after a grace period; the parent's group kill then takes anything else), and
@@ -43,15 +44,17 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Callable, Mapping
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any, NoReturn
 
 import structlog
 
-from llem.results.failure import failed_result, traceback_tail, utc_now
+from llem.results.failure import failed_result, traceback_tail
 from llem.results.schema import ExperimentResult, Failure
 from llem.run.forkserver import adopt_environment, forkserver_failed, worker_context
+from llem.timestamps import utc_now
 
 log = structlog.get_logger()
 
@@ -70,11 +73,19 @@ def run_in_worker(
     run_dir: Path,
     timeout_s: float | None,
     events: Any = None,
+    environ: Mapping[str, str] | None = None,
+    started: Callable[[int], None] | None = None,
 ) -> ExperimentResult:
-    """Run one experiment in its own process and return its result (failed or not)."""
+    """Run one experiment in its own process and return its result (failed or not).
+
+    ``environ``: variables to set in the worker over the parent's (an executor's GPU
+    slot: CUDA_VISIBLE_DEVICES); ``started(pid)`` is called once the worker runs, so
+    that an executor can kill its process group from another thread (cancel).
+    """
     started_at = utc_now()
     fail = _Failer(cfg, experiment_id, cycle, started_at)
-    args = (cfg, experiment_id, cycle, str(run_dir), events, _debug_logging(), dict(os.environ))
+    env = {**os.environ, **(environ or {})}
+    args = (cfg, experiment_id, cycle, str(run_dir), events, _debug_logging(), env)
     ctx = worker_context(cfg.backend)
     try:
         try:
@@ -93,6 +104,8 @@ def run_in_worker(
             )
         )
     log.info("worker.started", id=experiment_id, pid=process.pid)
+    if started is not None:
+        started(process.pid)
     try:
         return _await_result(process, receiver, timeout_s, fail)
     except KeyboardInterrupt:
@@ -268,6 +281,9 @@ def worker_main(
         adopt_environment(environ)
     if hasattr(os, "setpgrp"):
         os.setpgrp()  # our own process group: see the module docstring
+    from llem.run.lifeline import hold
+
+    hold()  # die, with the whole group, when the runner dies
     _configure_logging(Path(run_dir), debug)
     started_at = utc_now()
     try:

@@ -39,14 +39,13 @@ class NvmlMeterConfig:
     method: Literal["auto", "energy_counter", "power_integration"] = "auto"
 
 
-class NvmlMeter(Meter):
+class NvmlMeter(Meter[NvmlMeterConfig]):
     """GPU energy from NVML's energy counter, else integrated polled power."""
 
     name = "nvml"
-    config_type = NvmlMeterConfig
 
     def __init__(self, section: NvmlMeterConfig | None = None) -> None:
-        super().__init__(section if section is not None else NvmlMeterConfig())
+        super().__init__(section)
         self._readers: dict[str, GpuReader] = {}
         self._counter_start: dict[str, int] = {}
         self._polled: tuple[str, ...] = ()

@@ -8,11 +8,18 @@ hooks.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from llem.plugin import hookimpl
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from llem.plugin import Backend
 
 
 @hookimpl
-def register_backends(register):  # type: ignore[no-untyped-def]
+def register_backends(register: Callable[[type[Backend]], None]) -> None:
     from llem_echo.backend import EchoBackend
 
     register(EchoBackend)

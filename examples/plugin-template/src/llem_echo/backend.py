@@ -8,11 +8,20 @@ Its timings are real ``time.perf_counter_ns()`` stamps, so llem's whole pipeline
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 
 import attrs
-from llem.plugin import Backend, Device, Problem, Request, RequestRecord
+from llem.plugin import (
+    Backend,
+    Device,
+    ExperimentConfig,
+    Problem,
+    Request,
+    RequestRecord,
+    TokenChunk,
+)
 
 
 def _non_negative(_inst: object, attr: attrs.Attribute, value: float) -> None:
@@ -32,22 +41,27 @@ class EchoConfig:
     vocab_size: int = attrs.field(default=32_000, validator=attrs.validators.ge(2))
 
 
-class EchoBackend(Backend):
+class EchoBackend(Backend[EchoConfig]):
+    """``Backend[EchoConfig]`` makes ``EchoConfig`` the ``echo:`` section's class;
+    ``self.section`` is always an ``EchoConfig`` (its defaults when the config has no
+    ``echo:``). A backend that drives an engine declares it, and llem checks it is
+    installed (``llem config``, preflight) before any worker starts::
+
+        requires = ("my_engine",)
+        install_hint = "pip install my-engine"
+    """
+
     name = "echo"
-    config_type = EchoConfig
+    serves = True  # implements stream(): load.mode serving works with it
 
     def __init__(self, section: EchoConfig | None = None) -> None:
-        super().__init__(section if section is not None else EchoConfig())
+        super().__init__(section)
         self.loaded = False
 
-    @classmethod
-    def missing_requirement(cls) -> str | None:
-        return None  # it drives nothing; a real plugin checks find_spec("its_engine")
+    def preflight(self, cfg: ExperimentConfig) -> list[Problem]:
+        return super().preflight(cfg)  # add checks that need the experiment here
 
-    def preflight(self, cfg: object) -> list[Problem]:
-        return []
-
-    def load(self, cfg: object, devices: Sequence[Device]) -> None:
+    def load(self, cfg: ExperimentConfig, devices: Sequence[Device]) -> None:
         self.vocab_size = self.section.vocab_size
         self.num_parameters = 0
         self.loaded = True
@@ -77,6 +91,16 @@ class EchoBackend(Backend):
             )
             for r in requests
         ]
+
+    async def stream(self, request: Request, gen: object) -> AsyncIterator[TokenChunk]:
+        """Serving: one token per ``token_delay_ms``. Await, never block: many requests
+        share this event loop (a real engine hands tokens over from its own thread or
+        process, e.g. through loop.call_soon_threadsafe into an asyncio.Queue)."""
+        if not self.loaded:
+            raise RuntimeError("echo: stream() before load()")
+        for step in range(request.max_new_tokens):
+            await asyncio.sleep(self.section.token_delay_ms / 1000)
+            yield TokenChunk(new_tokens=1, finished=step == request.max_new_tokens - 1)
 
     def close(self) -> None:
         self.loaded = False

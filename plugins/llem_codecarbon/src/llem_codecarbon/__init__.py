@@ -7,13 +7,18 @@ estimate is asked for.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llem.plugin import hookimpl
 
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from llem.plugin import Meter
+
 
 @hookimpl
-def register_meters(register):  # type: ignore[no-untyped-def]
+def register_meters(register: Callable[[type[Meter]], None]) -> None:
     from llem_codecarbon.meter import CodeCarbonMeter
 
     register(CodeCarbonMeter)

@@ -16,14 +16,12 @@ The reading's method is therefore ``estimate``.
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
 from collections.abc import Sequence
 from typing import Any
 
 import structlog
 from llem.plugin import (
-    Availability,
     Device,
     EnergyReading,
     Meter,
@@ -41,43 +39,27 @@ INSTALL_FIX = "pip install llem-codecarbon (it installs codecarbon>=3)"
 _window_numbers = itertools.count(1)
 
 
-class CodeCarbonMeter(Meter):
+class CodeCarbonMeter(Meter[CodecarbonConfig]):
     """CPU, GPU and RAM energy plus CO2, as codecarbon estimates them."""
 
     name = "codecarbon"
-    config_type = CodecarbonConfig
-    distribution = "llem-codecarbon"
+    requires = ("codecarbon",)
+    install_hint = INSTALL_FIX
     takes_carbon = True
 
     def __init__(self, section: CodecarbonConfig | None = None, carbon: Any = None) -> None:
         """``carbon`` is the experiment's core ``CarbonConfig`` (where the machine is):
         the lifecycle passes it because ``takes_carbon`` is set."""
-        super().__init__(section if section is not None else CodecarbonConfig())
+        super().__init__(section)
         self.carbon = carbon
         self._tracker: Any = None
         self._devices: tuple[Device, ...] = ()
         self._task: str | None = None
 
-    @classmethod
-    def missing_requirement(cls) -> str | None:
-        if importlib.util.find_spec("codecarbon") is None:
-            return f"the codecarbon package is not installed: {INSTALL_FIX}"
-        return None
-
-    def probe(self, devices: Sequence[Device]) -> Availability:
-        try:
-            self._inspect(devices)
-        except Unavailable as exc:
-            return Availability(ok=False, reason=exc.reason, fix=exc.fix)
-        return Availability(ok=True)
-
     def prepare(self, devices: Sequence[Device]) -> None:
         """Build the tracker and run one empty task outside the window: hardware
         detection, CPU TDP lookup and (online only) the location lookup happen here."""
-        try:
-            self._inspect(devices)
-        except Unavailable as exc:
-            raise PreflightError(f"codecarbon meter: {exc.reason}. Fix: {exc.fix}") from None
+        self.require(devices)
         tracker = self._make_tracker(devices)
         tracker.get_detected_hardware()
         tracker.start_task("llem-prepare")
@@ -114,9 +96,9 @@ class CodeCarbonMeter(Meter):
             )
         return build_reading(data, devices=self._devices, section=self.section, carbon=self.carbon)
 
-    def _inspect(self, devices: Sequence[Device]) -> None:
-        if self.missing_requirement():
-            raise Unavailable("the codecarbon package is not installed", INSTALL_FIX)
+    def check(self, devices: Sequence[Device]) -> None:
+        """codecarbon importable and recent enough, and NVML sees ``devices``."""
+        super().check(devices)
         try:
             import_codecarbon(self.section.log_level)
         except Exception as exc:

@@ -7,11 +7,18 @@ loads or generates.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from llem.plugin import hookimpl
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from llem.plugin import Backend
 
 
 @hookimpl
-def register_backends(register):  # type: ignore[no-untyped-def]
+def register_backends(register: Callable[[type[Backend]], None]) -> None:
     from llem_pytorch.backend import PytorchBackend
 
     register(PytorchBackend)

@@ -15,9 +15,10 @@ its last token.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import structlog
@@ -30,22 +31,25 @@ from llem.plugin import (
     Problem,
     Request,
     RequestRecord,
+    TokenChunk,
 )
 
-from llem_pytorch import build, model_source, preflight
-from llem_pytorch.config import PytorchConfig
+from llem_pytorch import build, continuous, model_source, preflight
+from llem_pytorch.config import MISSING_KNOBS, PytorchConfig
 
 log = structlog.get_logger()
 
 TIMING_SOURCE = "batch_streamer"
 
 
-class PytorchBackend(Backend):
+class PytorchBackend(Backend[PytorchConfig]):
     """Transformers + PyTorch. See the module docstring for batching and timing."""
 
     name = "pytorch"
-    config_type = PytorchConfig
-    distribution = "llem-pytorch"
+    serves = True  # through transformers' ContinuousBatchingManager (continuous.py)
+    requires = ("torch", "transformers")
+    install_hint = preflight.INSTALL_HINT
+    missing_knobs = MISSING_KNOBS
     # Imported once per study in the fork server instead of in every worker: torch (2-3 s)
     # and transformers' modeling code (4-9 s, paid by the GPU memory check in preflight,
     # or else by load). Neither initialises CUDA on import (tests/gpu checks the server
@@ -53,7 +57,7 @@ class PytorchBackend(Backend):
     preload = ("torch", "transformers.modeling_utils")
 
     def __init__(self, section: PytorchConfig | None = None) -> None:
-        super().__init__(section if section is not None else PytorchConfig())
+        super().__init__(section)
         self.model: Any = None
         self.tokenizer: Any = None
         self.no_tokenizer_reason = ""
@@ -65,10 +69,7 @@ class PytorchBackend(Backend):
         # anyone checking what a configuration generates); off: it costs host memory.
         self.keep_outputs = False
         self.outputs: dict[int, tuple[int, ...]] = {}
-
-    @classmethod
-    def missing_requirement(cls) -> str | None:
-        return preflight.missing_packages()
+        self.serving = continuous.Serving(self)
 
     def preflight(self, cfg: ExperimentConfig) -> list[Problem]:
         return preflight.problems(cfg, self.section)
@@ -150,6 +151,10 @@ class PytorchBackend(Backend):
         self._check_prompts(requests)
         if gen.do_sample:
             torch.manual_seed(gen.seed)
+        if self.section.continuous_batching:
+            max_new = max(r.max_new_tokens for r in requests)
+            hf_gen = continuous.hf_generation_config(self, gen, max_new)
+            return continuous.generate_batch(self, requests, gen, hf_gen)
         size = self.section.batch_size
         records: list[RequestRecord] = []
         with torch.inference_mode():
@@ -242,6 +247,7 @@ class PytorchBackend(Backend):
             kwargs.update(temperature=gen.temperature, top_p=gen.top_p, top_k=0)
         if section.torch_compile:
             kwargs["compile_config"] = CompileConfig(mode=section.compile_mode)
+        kwargs.update(section.extra)  # checked at load: never a field set above
         return HfGenerationConfig(**kwargs)
 
     def _output_length(self, row: list[int], gen: GenerationConfig) -> int:
@@ -251,6 +257,23 @@ class PytorchBackend(Backend):
         ends = set(self.eos_ids)
         return next((i + 1 for i, token in enumerate(row) if token in ends), len(row))
 
+    # -- serving -------------------------------------------------------------------------
+    async def start_serving(self, gen: GenerationConfig) -> None:
+        """Start the manager's generation thread (off the loop: it sizes the KV cache)."""
+        if self.model is None:
+            raise RuntimeError("PytorchBackend.start_serving called before load()")
+        hf_gen = continuous.hf_generation_config(self, gen, gen.max_new_tokens)
+        eos = hf_gen.eos_token_id
+        await asyncio.to_thread(self.serving.start, hf_gen, eos)
+
+    async def stream(self, request: Request, gen: GenerationConfig) -> AsyncIterator[TokenChunk]:
+        self._check_prompts([request])
+        async for chunk in self.serving.stream(request, self._token_ids(request)):
+            yield chunk
+
+    async def stop_serving(self) -> None:
+        await asyncio.to_thread(self.serving.stop)
+
     # -- the rest ------------------------------------------------------------------------
     def synchronize(self) -> None:
         import torch
@@ -259,6 +282,10 @@ class PytorchBackend(Backend):
             torch.cuda.synchronize(index)
 
     def close(self) -> None:
+        self.serving.stop()
+        destroy = getattr(self.model, "destroy_cached_continuous_batching_manager", None)
+        if destroy is not None:
+            destroy()  # the manager generate_batch / serving kept on the model
         self.model = None  # on the CPU this frees the model: nothing else refers to it
         self.tokenizer = None
         if self.cuda_indices:

@@ -30,6 +30,7 @@ COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-
 CACHE_IMPLEMENTATIONS = ("dynamic", "static", "offloaded", "offloaded_static", "quantized")
 STATIC_CACHES = ("static", "offloaded_static")
 PADDING_SIDES = ("left", "right")
+CB_SCHEDULERS = ("fifo", "prefill_first")  # transformers' SCHEDULER_MAPPING
 
 # from_pretrained arguments llem sets itself from other fields; setting them through
 # from_pretrained_kwargs would silently contradict the recorded configuration.
@@ -40,6 +41,34 @@ RESERVED_KWARGS = {
     "attn_implementation": "pytorch.attn_implementation",
     "quantization_config": "pytorch.quantization",
     "low_cpu_mem_usage": "pytorch.low_cpu_mem_usage",
+}
+# Transformers/PyTorch knobs that move energy or throughput and have no field here yet.
+MISSING_KNOBS = {
+    "assisted decoding": "a draft model (assistant_model) or prompt lookup: fewer target "
+    "forwards per token; prompt lookup through pytorch.extra.prompt_lookup_num_tokens",
+    "quantization_config": "GPTQ, AWQ, torchao, HQQ or FP8 weights (pytorch.quantization is "
+    "bitsandbytes 4/8-bit only); not settable yet (reserved in from_pretrained_kwargs)",
+    "float32 matmul precision": "TF32 tensor cores for fp32 "
+    "(torch.set_float32_matmul_precision); not settable yet",
+    "SDPA kernel": "which scaled-dot-product-attention kernel torch picks "
+    "(torch.nn.attention.sdpa_kernel); not settable yet",
+}
+
+# GenerationConfig fields llem sets from the generation section and this one; ``extra``
+# may not set them (it would contradict the recorded configuration).
+MANAGED_GENERATE_KWARGS = {
+    "max_new_tokens": "generation.max_new_tokens",
+    "max_length": "generation.max_new_tokens",
+    "min_new_tokens": "generation.min_new_tokens",
+    "min_length": "generation.min_new_tokens",
+    "do_sample": "generation.do_sample",
+    "temperature": "generation.temperature",
+    "top_p": "generation.top_p",
+    "top_k": "generation.do_sample",
+    "eos_token_id": "generation.ignore_eos",
+    "pad_token_id": "the tokenizer",
+    "cache_implementation": "pytorch.cache_implementation",
+    "compile_config": "pytorch.torch_compile / pytorch.compile_mode",
 }
 
 
@@ -65,6 +94,18 @@ def _no_reserved_kwargs(_inst: Any, attr: attrs.Attribute, value: Mapping[str, A
         )
 
 
+def _no_managed_generate_kwargs(
+    _inst: Any, attr: attrs.Attribute, value: Mapping[str, Any]
+) -> None:
+    clashes = sorted(k for k in value if k in MANAGED_GENERATE_KWARGS)
+    if clashes:
+        fixes = ", ".join(f"{k} -> {MANAGED_GENERATE_KWARGS[k]}" for k in clashes)
+        raise ValueError(
+            f"pytorch.{attr.name} may not set {', '.join(clashes)}: llem sets them from "
+            f"their own fields, which are recorded with the result; use {fixes}"
+        )
+
+
 @attrs.frozen
 class PytorchConfig:
     """Options of the ``pytorch`` backend (Transformers ``generate`` over static batches).
@@ -84,6 +125,18 @@ class PytorchConfig:
       by an order of magnitude; 1 avoids that (the quickstart uses it).
     - ``from_pretrained_kwargs``: further keyword arguments for ``from_pretrained``
       (e.g. ``revision``, ``trust_remote_code``); not the ones llem sets itself.
+    - ``extra``: further fields of the ``transformers.GenerationConfig`` every
+      ``generate`` call uses, passed unchanged (e.g. ``num_beams``,
+      ``repetition_penalty``, ``prompt_lookup_num_tokens``); not the ones llem sets.
+      The escape hatch for a knob llem does not expose yet (docs/parameters.md).
+    - ``continuous_batching``: offline, hand the whole workload to transformers'
+      continuous batching (``model.generate_batch``) instead of static batches of
+      ``batch_size``. Serving always uses it (``ContinuousBatchingManager``).
+    - ``max_batch_tokens``, ``max_requests_per_batch``, ``max_memory_percent`` (of the
+      free GPU memory for the KV cache), ``num_blocks``, ``use_cuda_graph``,
+      ``use_async_batching``, ``scheduler``: transformers' ``ContinuousBatchingConfig``
+      fields of the same names (``scheduler`` is ``scheduler_type``); None keeps its
+      automatic choice. They apply wherever continuous batching runs.
     """
 
     batch_size: int = attrs.field(default=1, validator=v.ge(1))
@@ -103,8 +156,25 @@ class PytorchConfig:
     from_pretrained_kwargs: Mapping[str, Any] = attrs.field(
         factory=dict, validator=_no_reserved_kwargs
     )
+    extra: Mapping[str, Any] = attrs.field(factory=dict, validator=_no_managed_generate_kwargs)
+    continuous_batching: bool = False
+    max_batch_tokens: int | None = attrs.field(default=None, validator=v.optional(v.ge(1)))
+    max_requests_per_batch: int | None = attrs.field(default=None, validator=v.optional(v.ge(1)))
+    max_memory_percent: float | None = attrs.field(
+        default=None, validator=v.optional([v.gt(0), v.le(1)])
+    )
+    num_blocks: int | None = attrs.field(default=None, validator=v.optional(v.ge(1)))
+    use_cuda_graph: bool | None = None
+    use_async_batching: bool | None = None
+    scheduler: str = attrs.field(default="fifo", validator=_one_of(CB_SCHEDULERS))
 
     def __attrs_post_init__(self) -> None:
+        if self.continuous_batching and self.torch_compile:
+            raise ValueError(
+                "pytorch.torch_compile applies to static-batch generate; continuous batching "
+                "compiles (and CUDA-graphs) its own steps (see use_cuda_graph): set "
+                "torch_compile: false or continuous_batching: false"
+            )
         if self.torch_compile and self.cache_implementation not in (None, *STATIC_CACHES):
             raise ValueError(
                 f"pytorch.torch_compile needs a static KV cache, but cache_implementation is "

@@ -23,7 +23,6 @@ from llem.plugin import ConfigError, PreflightError, architectures
 
 # builtin name -> package-data directory holding its tokenizer files
 SHIPPED_TOKENIZERS = {"tiny-llama": ("data", "tiny-llama")}
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model")
 # from_pretrained_kwargs that also apply to config and tokenizer downloads
 HUB_KWARGS = ("revision", "trust_remote_code", "token", "cache_dir", "local_files_only")
 
@@ -33,49 +32,37 @@ class ModelSource:
     """A resolved model id: its kind, a local path (if any) and where its tokenizer is."""
 
     model_id: str
-    kind: str  # builtin | local | hub
+    kind: architectures.ModelKind
     path: str | None  # local directory; None for builtin and hub
     tokenizer: str | None  # path or hub id to load a tokenizer from; None: there is none
     no_tokenizer_reason: str = ""
 
 
 def resolve(model_id: str) -> ModelSource:
-    """Classify ``model_id``; raises ConfigError for an unknown built-in name."""
+    """Classify ``model_id``; raises ConfigError for an unknown built-in name or a local
+    directory without config.json."""
+    for problem in architectures.model_problems(model_id, "random", ""):
+        raise ConfigError(f"model {model_id!r}: {problem.message}; {problem.fix}")
+    kind = architectures.model_kind(model_id)
     name = architectures.builtin_name(model_id)
-    if name is not None:
-        if name not in architectures.builtin_names():
-            raise ConfigError(
-                f"model {model_id!r}: no built-in model named {name!r}; built-in models are "
-                + ", ".join(architectures.BUILTIN_PREFIX + n for n in architectures.builtin_names())
-            )
-        if name in SHIPPED_TOKENIZERS:
-            return ModelSource(model_id, "builtin", None, str(shipped_tokenizer_dir(name)))
-        return ModelSource(
-            model_id,
-            "builtin",
-            None,
-            None,
+    if name in SHIPPED_TOKENIZERS:
+        return ModelSource(model_id, kind, None, str(shipped_tokenizer_dir(name)))
+    if kind == "builtin":
+        reason = (
             f"{model_id} ships no tokenizer (its weights are random), so it runs on token "
-            f"ids only; use dataset.source: synthetic, or builtin:tiny-llama for text",
+            f"ids only; use dataset.source: synthetic, or builtin:tiny-llama for text"
         )
-    path = Path(model_id).expanduser()
-    if path.is_dir():
-        if not (path / "config.json").is_file():
-            raise ConfigError(
-                f"model {model_id!r}: the directory has no config.json; point model at a "
-                f"directory saved by save_pretrained (config.json, weights, tokenizer)"
-            )
-        if any((path / f).is_file() for f in TOKENIZER_FILES):
-            return ModelSource(model_id, "local", str(path), str(path))
-        return ModelSource(
-            model_id,
-            "local",
-            str(path),
-            None,
-            f"{path} holds no tokenizer files ({', '.join(TOKENIZER_FILES)}); save one there "
-            f"or use dataset.source: synthetic (token ids)",
-        )
-    return ModelSource(model_id, "hub", None, model_id)
+        return ModelSource(model_id, kind, None, None, reason)
+    if kind == "hub":
+        return ModelSource(model_id, kind, None, model_id)
+    path = str(Path(model_id).expanduser())
+    if architectures.has_tokenizer(model_id):
+        return ModelSource(model_id, kind, path, path)
+    reason = (
+        f"{path} holds no tokenizer files ({', '.join(architectures.TOKENIZER_FILES)}); "
+        f"save one there or use dataset.source: synthetic (token ids)"
+    )
+    return ModelSource(model_id, kind, path, None, reason)
 
 
 def shipped_tokenizer_dir(name: str) -> Path:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib.util
 from typing import Any
 
-from llem.plugin import LlemError, Problem
+from llem.plugin import LlemError, Problem, architectures
 
 from llem_pytorch import model_source
 from llem_pytorch.config import PytorchConfig
@@ -39,9 +39,27 @@ def problems(cfg: Any, section: PytorchConfig) -> list[Problem]:
     source = _source_problems(cfg, found)
     cuda_indices = _device_problems(cfg, found)
     _feature_problems(cfg, section, bool(cuda_indices), found)
+    found.extend(continuous_batching_problems(cfg, section))
     if source is not None and cuda_indices and not found:
         found.extend(_memory_problems(cfg, section, source, cuda_indices))
     return found
+
+
+def continuous_batching_problems(cfg: Any, section: PytorchConfig) -> list[Problem]:
+    """transformers' continuous batching drops the min-length logits processor, so a
+    minimum length with end tokens on would silently not hold there."""
+    uses_cb = section.continuous_batching or cfg.load.mode == "serving"
+    gen = cfg.generation
+    if not uses_cb or gen.ignore_eos or gen.fixed_min_new_tokens == 0:
+        return []
+    return [
+        Problem(
+            f"continuous batching cannot hold generation.min_new_tokens "
+            f"({gen.fixed_min_new_tokens}) with end tokens on: transformers drops that "
+            f"logits processor there",
+            "set generation.ignore_eos: true (fixed length) or generation.min_new_tokens: 0",
+        )
+    ]
 
 
 def _source_problems(cfg: Any, found: list[Problem]) -> model_source.ModelSource | None:
@@ -50,13 +68,9 @@ def _source_problems(cfg: Any, found: list[Problem]) -> model_source.ModelSource
     except LlemError as exc:
         found.append(Problem(str(exc)))
         return None
-    if source.kind == "builtin" and cfg.weights == "pretrained":
-        found.append(
-            Problem(
-                f"model {cfg.model} is a built-in architecture without weights",
-                "set weights: random (the architecture is built with random weights)",
-            )
-        )
+    if source.kind == "builtin":
+        built = "the architecture is built with random weights"
+        found.extend(architectures.model_problems(cfg.model, cfg.weights, built))
     if source.kind == "local" and cfg.weights == "pretrained":
         files = [p.name for p in _iterdir(source.path)]
         if not any(name.endswith(WEIGHT_SUFFIXES) for name in files):
@@ -211,12 +225,11 @@ def estimate_bytes(cfg: Any, section: PytorchConfig, source: model_source.ModelS
     model = random_model(config, torch_dtype(cfg.precision), "meta", None)
     params = count_parameters(model)
     per_param = BYTES_PER_PARAM[section.quantization or cfg.precision]
-    text = config.get_text_config()
-    heads = text.num_attention_heads
-    head_dim = getattr(text, "head_dim", None) or text.hidden_size // heads
-    kv_heads = getattr(text, "num_key_value_heads", None) or heads
+    dims = architectures.shape(config.get_text_config().to_dict())
     prompt = cfg.dataset.input_len_max or cfg.dataset.input_len
     tokens = section.batch_size * (prompt + cfg.generation.max_new_tokens)
     per_value = BYTES_PER_PARAM[cfg.precision]
-    kv_bytes = 2 * text.num_hidden_layers * kv_heads * head_dim * tokens * per_value
+    kv_bytes = (
+        0.0 if isinstance(dims, str) else architectures.kv_cache_bytes(dims, tokens, per_value)
+    )
     return OVERHEAD * (params * per_param + kv_bytes)

@@ -9,10 +9,9 @@ installed on the GPU machine llem was measured on.
 from __future__ import annotations
 
 import gc
-import importlib.util
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,30 +25,41 @@ from llem.plugin import (
     Problem,
     Request,
     RequestRecord,
+    TokenChunk,
     VisibleDevices,
+    architectures,
     offset_ns,
 )
 
 from llem_trtllm import engine_cache
-from llem_trtllm.config import TrtllmConfig
+from llem_trtllm.config import MISSING_KNOBS, TrtllmConfig
 from llem_trtllm.llm_args import EnginePlan, engine_plan, prompt_for, sampling_kwargs
-from llem_trtllm.model_source import ModelSource, has_tokenizer, model_problems, resolve_model
+from llem_trtllm.model_source import (
+    ModelSource,
+    eos_token_id,
+    fingerprint,
+    model_problems,
+    resolve_model,
+)
 from llem_trtllm.timing import SOURCE_DERIVED, record_from_output, steady_now_ns
 
 log = structlog.get_logger()
-MISSING = "tensorrt_llm not installed: pip install tensorrt_llm (NVIDIA's wheel, Linux + CUDA)"
+INSTALL = "pip install tensorrt_llm (NVIDIA's wheel, Linux + CUDA)"
 
 
-class TrtllmBackend(Backend):
+class TrtllmBackend(Backend[TrtllmConfig]):
     """After ``load``: ``load_details`` (version, flow, start seconds, LLM arguments) and,
     for the tensorrt flow, ``engine_cache_path`` with ``load_details["engine_cache"]``
     (path, hit, key, build seconds) for the lifecycle to store."""
 
     name = "trtllm"
-    config_type = TrtllmConfig
+    serves = True  # LLM.generate_async(..., streaming=True) on the caller's event loop
+    requires = ("tensorrt_llm",)
+    install_hint = INSTALL
+    missing_knobs = MISSING_KNOBS
 
     def __init__(self, section: TrtllmConfig | None = None) -> None:
-        super().__init__(section if section is not None else TrtllmConfig())
+        super().__init__(section)
         self.llm: Any = None
         self.load_details: dict[str, Any] = {}
         self.engine_cache_path: str | None = None
@@ -57,21 +67,15 @@ class TrtllmBackend(Backend):
         self._visible = VisibleDevices()
         self._end_id = -1
 
-    @classmethod
-    def missing_requirement(cls) -> str | None:
-        spec = importlib.util.find_spec("tensorrt_llm")
-        return MISSING if spec is None or spec.origin is None else None
-
     def preflight(self, cfg: ExperimentConfig) -> list[Problem]:
-        problems: list[Problem] = []
-        if self.missing_requirement():
-            problems.append(
-                Problem(
-                    MISSING,
-                    "see https://nvidia.github.io/TensorRT-LLM/"
-                    "installation/ or use backend: vllm / pytorch",
-                )
+        problems = [
+            Problem(
+                p.message,
+                "see https://nvidia.github.io/TensorRT-LLM/"
+                "installation/ or use backend: vllm / pytorch",
             )
+            for p in super().preflight(cfg)
+        ]
         world, n = self.section.world_size, len(cfg.devices)
         if world != n:
             problems.append(
@@ -83,14 +87,7 @@ class TrtllmBackend(Backend):
                 )
             )
         problems += model_problems(cfg.model, cfg.weights)
-        if cfg.dataset.source != "synthetic" and not has_tokenizer(cfg.model):
-            problems.append(
-                Problem(
-                    f"dataset.source {cfg.dataset.source!r} gives text prompts, but {cfg.model} "
-                    f"has no tokenizer",
-                    "use dataset.source: synthetic or a model with one",
-                )
-            )
+        problems += architectures.prompt_problems(cfg.model, cfg.dataset.source, "TensorRT-LLM")
         return problems
 
     def load(self, cfg: ExperimentConfig, devices: Sequence[Device]) -> None:
@@ -116,7 +113,7 @@ class TrtllmBackend(Backend):
         ready = time.perf_counter()
         arch = source.architecture or {}
         self.vocab_size = int(arch.get("vocab_size") or self.llm.tokenizer.vocab_size)
-        self._end_id = source.eos_token_id if source.eos_token_id is not None else -1
+        self._end_id = -1 if (eos := eos_token_id(source)) is None else eos
         self.load_details = {
             "tensorrt_llm_version": version,
             "flow": plan.flow,
@@ -155,7 +152,7 @@ class TrtllmBackend(Backend):
         cache_dir = Path(self.section.engine_cache_dir or engine_cache.default_cache_dir())
         inputs = engine_cache.key_inputs(
             cfg.model,
-            source.fingerprint(cfg.weights),
+            fingerprint(source, cfg.weights),
             cfg.weights,
             plan.dtype,
             self.section,
@@ -176,7 +173,8 @@ class TrtllmBackend(Backend):
             llm = TrtLLM(model=str(path), kv_cache_config=kv, **runtime)
             return llm, {**info, "hit": True, "build_s": None}
         t = time.perf_counter()
-        llm = TrtLLM(**self._kwargs(trt, plan, build_config=trt.BuildConfig(**plan.build)))
+        build = trt.BuildConfig(**(plan.build or {}))  # the engine flow always has one
+        llm = TrtLLM(**self._kwargs(trt, plan, build_config=build))
         build_s = time.perf_counter() - t
         engine_cache.store(llm, path, inputs)
         log.info("trtllm.engine_cached", path=str(path), build_s=round(build_s, 3))
@@ -210,6 +208,44 @@ class TrtllmBackend(Backend):
         if records and records[0].timing_source == SOURCE_DERIVED:
             log.warning("trtllm.no_request_metrics", timing_source=SOURCE_DERIVED)
         return records
+
+    # -- serving ------------------------------------------------------------------------
+    async def start_serving(self, gen: GenerationConfig) -> None:
+        """Nothing to start: the LLM's executor already runs in-flight batching in its
+        background thread; each request's result queue binds to the loop it is made on,
+        so one loaded LLM serves window after window."""
+        if self.llm is None:
+            raise ExperimentFailed("trtllm backend: start_serving() called before load()")
+
+    async def stream(self, request: Request, gen: GenerationConfig) -> AsyncIterator[TokenChunk]:
+        """One request through ``llm.generate_async(..., streaming=True)``: the result is
+        an async iterator yielding itself after every response, ``outputs[0].token_ids``
+        cumulative. Closing the stream early aborts the request in the executor."""
+        from tensorrt_llm import SamplingParams
+
+        kwargs = sampling_kwargs(request, gen, end_id=self._end_id, perf_metrics=False)
+        try:
+            result = self.llm.generate_async(
+                prompt_for(request), sampling_params=SamplingParams(**kwargs), streaming=True
+            )
+        except (ValueError, TypeError, RuntimeError) as exc:
+            raise ExperimentFailed(f"TensorRT-LLM refused request {request.id}: {exc}") from exc
+        seen = 0
+        try:
+            async for out in result:
+                tokens = len(out.outputs[0].token_ids)
+                yield TokenChunk(
+                    new_tokens=tokens - seen,
+                    finished=out.finished,
+                    input_tokens=len(out.prompt_token_ids) if seen == 0 else None,
+                )
+                seen = tokens
+        finally:
+            if not result.finished:
+                result.abort()
+
+    async def stop_serving(self) -> None:
+        """Nothing to stop: the LLM stays loaded for the next window."""
 
     def close(self) -> None:
         llm, self.llm = self.llm, None

@@ -95,15 +95,51 @@ def _extra(_inst: Any, _attr: attrs.Attribute, value: Mapping[str, Any]) -> None
             raise ValueError(f"trtllm.extra.{key} must be a mapping of its fields")
 
 
+# Arguments of tensorrt_llm.LLM (1.x LlmArgs / TorchLlmArgs) that move energy or
+# throughput and have no field here yet; each is reachable through ``extra`` meanwhile.
+MISSING_KNOBS = {
+    "speculative_config": "speculative decoding (draft model, EAGLE, MTP, n-gram); "
+    "trtllm.extra.speculative_config",
+    "cuda_graph_config": "CUDA graphs of the PyTorch flow's decode steps (batch sizes, "
+    "padding); trtllm.extra.cuda_graph_config",
+    "enable_chunked_prefill": "split long prefills across iterations; "
+    "trtllm.extra.enable_chunked_prefill",
+    "kv_cache_config.dtype": "KV cache precision (fp8); trtllm.extra.kv_cache_config.dtype",
+    "disable_overlap_scheduler": "the PyTorch flow's overlap of scheduling and the GPU step; "
+    "trtllm.extra.disable_overlap_scheduler",
+    "scheduler_config": "capacity scheduler policy (max utilisation vs guaranteed no "
+    "eviction); trtllm.extra.scheduler_config",
+    "attn_backend": "the PyTorch flow's attention kernels (TRTLLM, FLASHINFER, VANILLA); "
+    "trtllm.extra.attn_backend",
+    "enable_attention_dp": "data-parallel attention for MoE models; "
+    "trtllm.extra.enable_attention_dp",
+    "torch_compile_config": "torch.compile of the PyTorch flow; trtllm.extra.torch_compile_config",
+}
+
+
 @attrs.frozen
 class TrtllmConfig:
     """Options for ``tensorrt_llm.LLM``.
 
-    ``backend``: ``pytorch`` (TensorRT-LLM's default PyTorch flow) or ``tensorrt``
-    (an engine is built, cached in ``engine_cache_dir`` under a key of the model, the
-    build options and the TensorRT-LLM version, and reused). ``dtype`` None follows
-    ``precision``. ``request_metrics`` asks for per-request perf metrics
-    (``return_perf_metrics``), the source of first-token and finish times.
+    - ``backend``: ``pytorch`` (TensorRT-LLM's default PyTorch flow) or ``tensorrt`` (an
+      engine is built, cached in ``engine_cache_dir`` under a key of the model, the build
+      options and the TensorRT-LLM version, and reused).
+    - ``max_batch_size``: most requests scheduled per iteration; None: TensorRT-LLM's.
+    - ``max_num_tokens``: most tokens per iteration (prefill + decode).
+    - ``max_seq_len``: longest prompt + output; None: the model's.
+    - ``tensor_parallel_size``: GPUs each layer is split over.
+    - ``pipeline_parallel_size``: pipeline stages.
+    - ``kv_cache_free_gpu_memory_fraction``: share of the GPU memory left after the
+      weights that the KV cache takes (``kv_cache_config.free_gpu_memory_fraction``).
+    - ``enable_block_reuse``: reuse KV cache blocks of shared prefixes.
+    - ``dtype``: weights/activations dtype; None follows ``precision``.
+    - ``quantization``: a QuantAlgo (FP8, W4A16_AWQ, NVFP4, ...) for ``quant_config``.
+    - ``engine_cache_dir``: where built engines of the tensorrt flow are kept.
+    - ``request_metrics``: ask for per-request perf metrics (``return_perf_metrics``),
+      the source of first-token and finish times.
+    - ``extra``: further ``tensorrt_llm.LLM`` arguments, passed unchanged;
+      ``kv_cache_config``/``build_config`` as mappings of their fields are merged with
+      what the fields above set.
     """
 
     backend: str = attrs.field(default="pytorch", validator=_in(FLOWS))

@@ -17,10 +17,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import shutil
 from pathlib import Path
 from typing import Any
+
+from llem.plugin import architectures
 
 from llem_trtllm.config import TrtllmConfig
 
@@ -61,8 +62,7 @@ def engine_key(inputs: dict[str, Any]) -> str:
 
 
 def engine_dir(cache_dir: Path, model_id: str, key: str) -> Path:
-    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(model_id.replace("builtin:", "")).name)
-    return cache_dir / f"{slug or 'model'}-{key}"
+    return cache_dir / f"{architectures.model_slug(model_id)}-{key}"
 
 
 def is_complete(path: Path) -> bool:

@@ -45,7 +45,7 @@ def record_from_output(
     input_tokens = len(output.prompt_token_ids or request.input_ids or ())
     output_tokens = len(completion.token_ids or ())
     timing = getattr(getattr(completion, "request_perf_metrics", None), "timing_metrics", None)
-    stamps = [
+    stamps: list[Any] = [
         getattr(timing, name, None)
         for name in ("arrival_time", "first_token_time", "last_token_time")
     ]

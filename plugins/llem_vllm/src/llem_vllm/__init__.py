@@ -6,11 +6,18 @@ the hook; vLLM itself only inside the worker.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from llem.plugin import hookimpl
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from llem.plugin import Backend
 
 
 @hookimpl
-def register_backends(register):  # type: ignore[no-untyped-def]
+def register_backends(register: Callable[[type[Backend]], None]) -> None:
     from llem_vllm.backend import VllmBackend
 
     register(VllmBackend)

@@ -7,9 +7,10 @@ fixed-length by default (min_tokens = max_tokens, EOS ignored).
 
 from __future__ import annotations
 
-import importlib.util
+import asyncio
+import logging
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import structlog
@@ -17,61 +18,58 @@ from llem.plugin import (
     Backend,
     ConfigError,
     Device,
+    EngineStep,
     ExperimentConfig,
     ExperimentFailed,
     GenerationConfig,
     Problem,
     Request,
     RequestRecord,
+    TokenChunk,
+    architectures,
 )
 
-from llem_vllm.config import VllmConfig
+from llem_vllm.config import MISSING_KNOBS, VllmConfig
 from llem_vllm.devices import VisibleDevices
 from llem_vllm.engine_args import llm_kwargs, prompt_for, sampling_kwargs
-from llem_vllm.model_source import (
-    BUILTIN_PREFIX,
-    TOKENIZER_FILES,
-    ModelSource,
-    count_parameters,
-    model_problems,
-    resolve_model,
-)
+from llem_vllm.model_source import ModelSource, model_problems, resolve_model
+from llem_vllm.serving import AsyncEngine
 from llem_vllm.shutdown import release_process_state, shutdown_engine
+from llem_vllm.steps import StepRecorder, attach_offline
 from llem_vllm.timing import SOURCE_DERIVED, ClockOffsets, record_from_output
 
 log = structlog.get_logger()
 INSTALL = "pip install vllm==0.26.*"
-MISSING = f"vllm not installed: {INSTALL}"
 
 
-class VllmBackend(Backend):
+class VllmBackend(Backend[VllmConfig]):
     """vLLM 0.26 (V1 engine). Attributes set by ``load`` for the lifecycle to store:
     ``load_details`` (vLLM version, engine start seconds, the LLM arguments, the
     CUDA_VISIBLE_DEVICES the engine saw) and, after each ``generate``, ``last_timing``
     (seconds spent preparing, inside ``llm.generate``, and building records)."""
 
     name = "vllm"
-    config_type = VllmConfig
+    serves = True  # load.mode serving: AsyncLLM on its own loop (see serving.py)
+    requires = ("vllm",)
+    install_hint = INSTALL
+    missing_knobs = MISSING_KNOBS
 
     def __init__(self, section: VllmConfig | None = None) -> None:
-        super().__init__(section if section is not None else VllmConfig())
+        super().__init__(section)
         self.llm: Any = None
+        self.serving: AsyncEngine | None = None
+        self.steps = StepRecorder()
+        self.steps_reported = False
+        self._kwargs: dict[str, Any] = {}
         self.load_details: dict[str, Any] = {}
         self.last_timing: dict[str, float] = {}
         self._source: ModelSource | None = None
         self._visible = VisibleDevices()
         self._detokenize = False
 
-    @classmethod
-    def missing_requirement(cls) -> str | None:
-        spec = importlib.util.find_spec("vllm")  # a bare directory named vllm is no vLLM
-        return MISSING if spec is None or spec.origin is None else None
-
     def preflight(self, cfg: ExperimentConfig) -> list[Problem]:
-        problems: list[Problem] = []
-        missing = self.missing_requirement()
-        if missing:
-            problems.append(Problem(missing, "or: pip install 'llem-vllm[engine]'"))
+        engine = "or: pip install 'llem-vllm[engine]'"
+        problems = [Problem(p.message, engine) for p in super().preflight(cfg)]
         world, n = self.section.world_size, len(cfg.devices)
         if world != n:
             problems.append(
@@ -84,14 +82,7 @@ class VllmBackend(Backend):
                 )
             )
         problems += model_problems(cfg.model, cfg.weights)
-        if cfg.dataset.source != "synthetic" and not _has_tokenizer(cfg.model):
-            problems.append(
-                Problem(
-                    f"dataset.source {cfg.dataset.source!r} gives text prompts, but "
-                    f"{cfg.model} has no tokenizer vLLM can load",
-                    "use dataset.source: synthetic (token ids) or a model with a tokenizer",
-                )
-            )
+        problems += architectures.prompt_problems(cfg.model, cfg.dataset.source, "vLLM")
         return problems
 
     def load(self, cfg: ExperimentConfig, devices: Sequence[Device]) -> None:
@@ -104,28 +95,34 @@ class VllmBackend(Backend):
     def _load(self, cfg: ExperimentConfig, devices: Sequence[Device]) -> None:
         section = self.section
         self._visible.apply(devices)
-        self._source = resolve_model(cfg.model, cfg.weights)
-        kwargs = llm_kwargs(section, cfg, self._source)
+        self._source = resolve_model(cfg.model)
+        self._kwargs = kwargs = llm_kwargs(section, cfg, self._source)
         t0 = time.perf_counter()
         import vllm
 
         imported = time.perf_counter()
         _check_against_installed(kwargs)
-        self.llm = vllm.LLM(**kwargs)
+        if kwargs.get("enable_logging_iteration_details"):
+            # vLLM's default stat logger would print every step at INFO; llem reads them
+            logging.getLogger("vllm.v1.metrics.loggers").setLevel(logging.WARNING)
+        engine = self._start_engine(vllm, kwargs, serving=_serving(cfg))
         started = time.perf_counter()
         self._detokenize = section.detokenize and self._source.has_tokenizer
         arch = self._source.architecture
         self.vocab_size = (
             int(arch["vocab_size"])
             if arch and "vocab_size" in arch
-            else (self.llm.llm_engine.model_config.get_vocab_size())
+            else (engine.model_config.get_vocab_size())
         )
-        self.num_parameters = count_parameters(arch)
+        params = architectures.count_parameters(arch) if arch else None
+        self.num_parameters = params if isinstance(params, int) else None
         self.load_details = {
             "vllm_version": getattr(vllm, "__version__", "unknown"),
             "import_s": imported - t0,
             "engine_start_s": started - imported,
             "cuda_visible_devices": self._visible.value,
+            "engine": type(engine).__name__,
+            "engine_steps": self.steps_reported,
             "llm_kwargs": {
                 k: (v if isinstance(v, (int, float, str, bool, type(None))) else repr(v))
                 for k, v in kwargs.items()
@@ -139,8 +136,21 @@ class VllmBackend(Backend):
             cuda_visible_devices=self._visible.value,
         )
 
+    def _start_engine(self, vllm: Any, kwargs: dict[str, Any], *, serving: bool) -> Any:
+        """The offline ``LLM``, or for serving an ``AsyncLLM`` on its own loop; either way
+        with the step recorder among its stat loggers where the engine keeps stats."""
+        if serving:
+            self.serving = AsyncEngine()
+            stat_loggers = [self.steps.factory] if not kwargs["disable_log_stats"] else []
+            engine = self.serving.start(kwargs, stat_loggers)
+            self.steps_reported = bool(stat_loggers)
+            return engine
+        self.llm = vllm.LLM(**kwargs)
+        self.steps_reported = attach_offline(self.llm, self.steps)
+        return self.llm.llm_engine
+
     def generate(self, requests: Sequence[Request], gen: GenerationConfig) -> list[RequestRecord]:
-        if self.llm is None:
+        if self.llm is None and self.serving is None:
             raise ExperimentFailed("vllm backend: generate() called before load()")
         from vllm import SamplingParams
 
@@ -151,7 +161,10 @@ class VllmBackend(Backend):
         ]
         clocks = ClockOffsets.measure()
         t0 = time.perf_counter_ns()
-        outputs = self.llm.generate(prompts, params, use_tqdm=False)
+        if self.serving is not None:  # a serving engine: every request at once, final outputs
+            outputs = self.serving.generate_all(prompts, [_final_only(p) for p in params])
+        else:
+            outputs = self.llm.generate(prompts, params, use_tqdm=False)
         t1 = time.perf_counter_ns()
         if len(outputs) != len(requests):
             raise ExperimentFailed(
@@ -171,6 +184,51 @@ class VllmBackend(Backend):
             log.warning("vllm.no_request_metrics", timing_source=SOURCE_DERIVED)
         return records
 
+    # -- serving ------------------------------------------------------------------------
+    async def start_serving(self, gen: GenerationConfig) -> None:
+        """Nothing to start on a serving engine. An engine loaded for offline work
+        (``load.mode`` offline at load) is swapped for an AsyncLLM with the same
+        arguments, off the loop: one more engine start, outside any window."""
+        if self.serving is not None:
+            return
+        if self.llm is None:
+            raise ExperimentFailed("vllm backend: start_serving() called before load()")
+        await asyncio.to_thread(self._restart_for_serving)
+
+    def _restart_for_serving(self) -> None:
+        import vllm
+
+        log.warning("vllm.restart_for_serving", reason="the engine was loaded for offline work")
+        t0 = time.perf_counter()
+        shutdown_engine(self.llm)
+        self.llm = None
+        release_process_state()
+        self._start_engine(vllm, self._kwargs, serving=True)
+        self.load_details["restart_for_serving_s"] = time.perf_counter() - t0
+        self.load_details["engine_steps"] = self.steps_reported
+
+    async def stream(self, request: Request, gen: GenerationConfig) -> AsyncIterator[TokenChunk]:
+        """One request through ``AsyncLLM.generate`` with DELTA outputs: one chunk per
+        output vLLM hands over (merged ones when the caller lags)."""
+        if self.serving is None:
+            raise ExperimentFailed("vllm backend: stream() before a serving load()")
+        from vllm import SamplingParams
+        from vllm.sampling_params import RequestOutputKind
+
+        params = SamplingParams(**sampling_kwargs(request, gen, detokenize=self._detokenize))
+        params.output_kind = RequestOutputKind.DELTA
+        async for chunk in self.serving.stream(request.id, prompt_for(request), params):
+            yield chunk
+
+    async def stop_serving(self) -> None:
+        """Nothing to stop: the engine stays loaded for the next window; requests the
+        core cancelled were aborted in the engine when their streams closed."""
+
+    def engine_steps(self) -> Sequence[EngineStep] | None:
+        """vLLM's per-step prompt/generated token counts since the last call (see
+        steps.py), or None when the engine keeps no stats (vllm.request_metrics off)."""
+        return self.steps.drain() if self.steps_reported else None
+
     def synchronize(self) -> None:
         """Nothing to wait for: ``llm.generate`` returns after the engine core has
         sampled every token, which reads each step's results back from the GPU."""
@@ -178,9 +236,14 @@ class VllmBackend(Backend):
     def close(self) -> None:
         done: list[str] = []
         llm, self.llm = self.llm, None
+        serving, self.serving = self.serving, None
         if llm is not None:
             done = shutdown_engine(llm)
-            del llm
+        if serving is not None:
+            serving.shutdown()
+            done.append("AsyncLLM.shutdown")
+        if done:
+            del llm, serving
             done += release_process_state()
         self._visible.restore()
         if self._source is not None:
@@ -190,15 +253,16 @@ class VllmBackend(Backend):
             log.info("vllm.closed", steps=done)
 
 
-def _has_tokenizer(model_id: str) -> bool:
-    if model_id.startswith(BUILTIN_PREFIX):
-        return False
-    from pathlib import Path
+def _serving(cfg: ExperimentConfig) -> bool:
+    """Whether the experiment serves traffic (``load.mode: serving``)."""
+    return cfg.load.mode == "serving"
 
-    path = Path(model_id).expanduser()
-    if not path.is_dir():
-        return True  # a hub id: vLLM loads its tokenizer
-    return any((path / f).is_file() for f in TOKENIZER_FILES)
+
+def _final_only(params: Any) -> Any:
+    from vllm.sampling_params import RequestOutputKind
+
+    params.output_kind = RequestOutputKind.FINAL_ONLY
+    return params
 
 
 def _check_against_installed(kwargs: dict[str, Any]) -> None:

@@ -40,6 +40,7 @@ MANAGED_ARGS = frozenset(
         "block_size",
         "seed",
         "disable_log_stats",
+        "enable_logging_iteration_details",
     }
 )
 
@@ -79,14 +80,53 @@ def _extra(_inst: Any, _attr: attrs.Attribute, value: Mapping[str, Any]) -> None
         )
 
 
+# Engine arguments of vllm.LLM (vLLM 0.26 EngineArgs) that move energy or throughput
+# and have no field here yet; each is reachable through ``extra`` meanwhile.
+MISSING_KNOBS = {
+    "speculative_config": "speculative decoding (draft model, n-gram, EAGLE): tokens/s and "
+    "J/token change by tens of %; vllm.extra.speculative_config",
+    "compilation_config": "torch.compile level and CUDA-graph capture sizes; "
+    "vllm.extra.compilation_config",
+    "async_scheduling": "overlaps scheduling with the GPU step; vllm.extra.async_scheduling",
+    "attention_config": "the attention backend (FlashAttention, FlashInfer, ...); "
+    "vllm.extra.attention_config",
+    "cpu_offload_gb": "weights offloaded to CPU memory (fits a larger model, slower); "
+    "vllm.extra.cpu_offload_gb",
+    "data_parallel_size": "engine replicas over GPUs; vllm.extra.data_parallel_size",
+    "kv_cache_memory_bytes": "KV cache size in bytes instead of gpu_memory_utilization; "
+    "vllm.extra.kv_cache_memory_bytes",
+    "scheduling_policy": "fcfs or priority scheduling; vllm.extra.scheduling_policy",
+    "disable_custom_all_reduce": "NCCL instead of vLLM's all-reduce under tensor "
+    "parallelism; vllm.extra.disable_custom_all_reduce",
+}
+
+
 @attrs.frozen
 class VllmConfig:
     """Options for vLLM's offline ``LLM`` engine (vLLM 0.26).
 
-    ``dtype`` None follows the experiment's ``precision``. ``request_metrics`` keeps
-    vLLM's per-request stats on (``disable_log_stats=False``), which is where first-token
-    and finish times come from; off, times are derived from the generate call.
-    ``extra`` is passed to ``vllm.LLM`` unchanged (e.g. ``compilation_config``).
+    - ``tensor_parallel_size``: GPUs each layer is split over (with pipeline parallel,
+      must equal the number of ``devices``).
+    - ``pipeline_parallel_size``: pipeline stages (GPUs the layers are spread over).
+    - ``gpu_memory_utilization``: fraction of each GPU's memory vLLM may take (weights,
+      activations, KV cache); more KV cache allows more concurrent sequences.
+    - ``max_num_seqs``: most sequences scheduled per step (the batch size); None: vLLM's.
+    - ``max_num_batched_tokens``: most tokens per step (prefill chunk + decodes).
+    - ``max_model_len``: longest prompt + output; None: the model's.
+    - ``enforce_eager``: no CUDA graphs (slower decode, less memory, faster start).
+    - ``enable_prefix_caching``: reuse the KV cache of shared prompt prefixes.
+    - ``enable_chunked_prefill``: split long prefills across steps with decodes.
+    - ``kv_cache_dtype``: KV cache precision (fp8 halves its memory).
+    - ``quantization``: vLLM's weight quantization method (awq, gptq, fp8, ...).
+    - ``dtype``: weights/activations dtype; None follows the experiment's ``precision``.
+    - ``block_size``: tokens per KV cache block.
+    - ``seed``: the engine's random seed.
+    - ``detokenize``: turn output ids into text inside the window (costs CPU time).
+    - ``request_metrics``: keep vLLM's per-request stats on (``disable_log_stats=False``),
+      where first-token and finish times come from; off, times are derived from the
+      generate call.
+    - ``extra``: further ``vllm.LLM`` arguments, passed unchanged (e.g.
+      ``compilation_config``); not the ones the fields above set.
     """
 
     tensor_parallel_size: int = attrs.field(default=1, validator=_positive)

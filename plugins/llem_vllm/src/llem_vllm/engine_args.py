@@ -38,6 +38,8 @@ def llm_kwargs(section: VllmConfig, cfg: ExperimentConfig, source: ModelSource) 
         "seed": section.seed,
         "disable_log_stats": not section.request_metrics,
     }
+    if section.request_metrics:  # per-step token counts for attribution (steps.py)
+        kwargs["enable_logging_iteration_details"] = True
     for name in _OPTIONAL:
         value = getattr(section, name)
         if value is not None:

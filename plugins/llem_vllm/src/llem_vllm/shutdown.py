@@ -20,7 +20,7 @@ def shutdown_engine(llm: Any) -> list[str]:
     if callable(stop):  # newer vLLM: LLM.shutdown()
         stop()
         return ["LLM.shutdown"]
-    engine = getattr(llm, "llm_engine", None)
+    engine: Any = getattr(llm, "llm_engine", None)
     if callable(getattr(engine, "shutdown", None)):
         engine.shutdown()
         done.append("llm_engine.shutdown")

@@ -6,11 +6,18 @@ hook; Zeus itself only when the meter probes or opens a window, inside the worke
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from llem.plugin import hookimpl
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from llem.plugin import Meter
 
 
 @hookimpl
-def register_meters(register):  # type: ignore[no-untyped-def]
+def register_meters(register: Callable[[type[Meter]], None]) -> None:
     from llem_zeus.meter import ZeusMeter
 
     register(ZeusMeter)

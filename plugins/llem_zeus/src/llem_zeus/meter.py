@@ -18,7 +18,6 @@ from typing import Any
 
 import structlog
 from llem.plugin import (
-    Availability,
     Device,
     EnergyReading,
     Meter,
@@ -45,15 +44,15 @@ NO_GPU_FIX = (
 )
 
 
-class ZeusMeter(Meter):
+class ZeusMeter(Meter[ZeusConfig]):
     """GPU energy from Zeus (NVML counters), CPU/DRAM from RAPL where readable."""
 
     name = "zeus"
-    config_type = ZeusConfig
-    distribution = "llem-zeus"
+    requires = ("zeus",)
+    install_hint = INSTALL_FIX
 
     def __init__(self, section: ZeusConfig | None = None) -> None:
-        super().__init__(section if section is not None else ZeusConfig())
+        super().__init__(section)
         self._monitor: Any = None
         self._devices: tuple[Device, ...] = ()
         self._zeus_index: dict[str, int] = {}
@@ -61,27 +60,9 @@ class ZeusMeter(Meter):
         self._cpu_notes: tuple[str, ...] = ()
         self._open = False
 
-    @classmethod
-    def missing_requirement(cls) -> str | None:
-        if importlib.util.find_spec("zeus") is None:
-            return f"the zeus package is not installed: {INSTALL_FIX}"
-        return None
-
-    def probe(self, devices: Sequence[Device]) -> Availability:
-        """Zeus importable, NVML up, every device visible to Zeus under its UUID, and --
-        for a GPU-less experiment -- readable RAPL."""
-        try:
-            self._inspect(devices)
-        except Unavailable as exc:
-            return Availability(ok=False, reason=exc.reason, fix=exc.fix)
-        return Availability(ok=True)
-
     def prepare(self, devices: Sequence[Device]) -> None:
         """Build the monitor outside the window and prove it measures ``devices``."""
-        try:
-            _, mapping, rapl = self._inspect(devices)
-        except Unavailable as exc:
-            raise PreflightError(f"zeus meter: {exc.reason}. Fix: {exc.fix}") from None
+        _, mapping, rapl = self.require(devices)
         cpu_indices, cpu_notes = self._cpu_plan(rapl)
         from zeus.monitor import ZeusMonitor
 
@@ -151,8 +132,10 @@ class ZeusMeter(Meter):
             zeus_version=_zeus_version(),
         )
 
-    def _inspect(self, devices: Sequence[Device]) -> tuple[Any, dict[str, int], RaplStatus | None]:
-        """(Zeus's GPU list, UUID -> Zeus index, RAPL status) or Unavailable."""
+    def check(self, devices: Sequence[Device]) -> tuple[Any, dict[str, int], RaplStatus | None]:
+        """Zeus importable, NVML up, every device visible to Zeus under its UUID, and --
+        for a GPU-less experiment -- readable RAPL: (Zeus's GPU list, UUID -> Zeus index,
+        RAPL status), or Unavailable."""
         _check_distribution()
         try:
             import zeus.device.gpu as zeus_gpu

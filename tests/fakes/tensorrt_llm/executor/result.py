@@ -21,10 +21,15 @@ class CompletionOutput:
     additional_generation_outputs: Any = None
     disaggregated_params: Any = None
     request_perf_metrics: Any = None
+    _last_token_ids_len: int = field(default=0, init=False, repr=False)
 
     @property
     def length(self) -> int:
         return len(self.token_ids or [])
+
+    @property
+    def token_ids_diff(self) -> list[int]:
+        return (self.token_ids or [])[self._last_token_ids_len :]
 
 
 class GenerationResult:

@@ -20,6 +20,7 @@ from typing import Any
 from tensorrt_llm import _llem_fake as fake
 from tensorrt_llm.bindings import steady_clock_now
 from tensorrt_llm.bindings.executor import RequestPerfMetrics
+from tensorrt_llm.executor.async_path import AsyncExecutor, AsyncResultMixin, _Live
 from tensorrt_llm.executor.result import GenerationResult
 from tensorrt_llm.llmapi.llm_args import KvCacheConfig, TorchLlmArgs, TrtLlmArgs
 from tensorrt_llm.sampling_params import SamplingParams
@@ -29,7 +30,7 @@ _ids = itertools.count()
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model")
 
 
-class RequestOutput(GenerationResult):
+class RequestOutput(AsyncResultMixin, GenerationResult):
     """The output of one request; made by the executor, not by users."""
 
 
@@ -91,6 +92,7 @@ class BaseLLM:
         self._executor_alive = True
         time.sleep(fake.knob("LLEM_FAKE_TRTLLM_START_S", 0.05))
         self._step_s = fake.knob("LLEM_FAKE_TRTLLM_STEP_S", 0.001)
+        self._async: AsyncExecutor | None = None
 
     # -- model ------------------------------------------------------------------------
     def _hf_checks(self, model: Path) -> dict[str, Any]:
@@ -130,6 +132,29 @@ class BaseLLM:
             results.append(self._submit(prompt, self._prepare_sampling_params(sp)))
         self._run(results)
         return results[0] if unbatched else results
+
+    def generate_async(
+        self,
+        inputs: Any,
+        sampling_params: SamplingParams | None = None,
+        lora_request: Any = None,
+        prompt_adapter_request: Any = None,
+        streaming: bool = False,
+        queries: Any = None,
+        kv_cache_retention_config: Any = None,
+        disaggregated_params: Any = None,
+        _postproc_params: Any = None,
+    ) -> RequestOutput:
+        """Submit one prompt to the background executor; returns at once."""
+        sp = self._prepare_sampling_params(sampling_params)
+        out = self._submit(inputs, sp)  # validates: ValueError before anything runs
+        out.outputs[0].request_perf_metrics = None
+        if self._async is None:
+            max_batch = self.args.max_batch_size or 2048
+            self._async = AsyncExecutor(self.vocab_size, max_batch, self._step_s)
+        out._init_async(self._async, streaming)
+        self._async.submit(_Live(out, out.prompt_token_ids, sp, streaming, out._rng))
+        return out
 
     def _prepare_sampling_params(self, sp: SamplingParams | None) -> SamplingParams:
         if sp is None:
@@ -212,6 +237,9 @@ class BaseLLM:
 
     # -- lifetime ---------------------------------------------------------------------
     def shutdown(self) -> None:
+        if getattr(self, "_async", None) is not None:
+            self._async.shutdown()
+            self._async = None
         if self._executor_alive:
             fake.release(self._owner)
             self._executor_alive = False

@@ -86,6 +86,7 @@ class EngineArgs:
     speculative_config: dict[str, Any] | None = None
     override_generation_config: dict[str, Any] = field(default_factory=dict)
     generation_config: str = "auto"
+    enable_logging_iteration_details: bool = False
 
     def __post_init__(self) -> None:
         if not 0 < self.gpu_memory_utilization <= 1:
@@ -117,3 +118,10 @@ class EngineArgs:
                 raise ValueError(f"{name} must be >= 1")
         if self.max_num_seqs is not None and self.max_num_seqs < 1:
             raise ValueError("max_num_seqs must be >= 1")
+
+
+@dataclass
+class AsyncEngineArgs(EngineArgs):
+    """Arguments for asynchronous vLLM engine."""
+
+    enable_log_requests: bool = False

@@ -21,7 +21,13 @@ from vllm.engine.arg_utils import EngineArgs
 from vllm.outputs import CompletionOutput, RequestOutput
 from vllm.sampling_params import RequestOutputKind, SamplingParams
 from vllm.v1.engine import FinishReason
-from vllm.v1.metrics.stats import RequestStateStats
+from vllm.v1.metrics.loggers import StatLoggerFactory, StatLoggerManager
+from vllm.v1.metrics.stats import (
+    IterationStats,
+    RequestStateStats,
+    SchedulerIterationDetails,
+    SchedulerStats,
+)
 
 SUPPORTED_ARCHITECTURES = (
     "LlamaForCausalLM",
@@ -44,6 +50,7 @@ class _Request:
     rng: random.Random
     output_token_ids: list[int] = field(default_factory=list)
     finish_reason: FinishReason | None = None
+    sent: int = 0  # output tokens already handed out (DELTA outputs)
 
 
 class _FakeTokenizer:
@@ -109,7 +116,12 @@ class _EngineCore:
 
 
 class LLMEngine:
-    def __init__(self, args: EngineArgs) -> None:
+    """The engine; ``core_step`` is what the engine-core process does for one step,
+    ``step`` the offline frontend around it (outputs and stat loggers)."""
+
+    def __init__(
+        self, args: EngineArgs, stat_loggers: list[StatLoggerFactory] | None = None
+    ) -> None:
         world = args.tensor_parallel_size * args.pipeline_parallel_size
         if world > fake.visible_gpus():
             raise ValueError(
@@ -154,10 +166,23 @@ class LLMEngine:
         self._running: list[_Request] = []
         self._step_s = fake.knob("LLEM_FAKE_VLLM_STEP_S", 0.001)
         self._prefill_s = fake.knob("LLEM_FAKE_VLLM_PREFILL_S_PER_TOKEN", 2e-6)
+        self._iteration_index = 0
+        self.logger_manager: StatLoggerManager | None = None
+        if self.log_stats:
+            self.logger_manager = StatLoggerManager(
+                vllm_config=args, custom_stat_loggers=stat_loggers
+            )
+            self.logger_manager.log_engine_initialized()
 
     @classmethod
-    def from_engine_args(cls, engine_args: EngineArgs, usage_context: Any = None) -> LLMEngine:
-        return cls(engine_args)
+    def from_engine_args(
+        cls,
+        engine_args: EngineArgs,
+        usage_context: Any = None,
+        stat_loggers: list[StatLoggerFactory] | None = None,
+        enable_multiprocessing: bool = False,
+    ) -> LLMEngine:
+        return cls(engine_args, stat_loggers=stat_loggers)
 
     # -- frontend -------------------------------------------------------------------
     def get_tokenizer(self) -> _FakeTokenizer:
@@ -175,6 +200,17 @@ class LLMEngine:
     ) -> None:
         if arrival_time is None:
             arrival_time = time.time()
+        self.validate_request(prompt_token_ids, params)
+        stats = RequestStateStats(arrival_time=arrival_time) if self.log_stats else None
+        seed = params.seed if params.seed is not None else (self.args.seed or 0)
+        rng = random.Random(hash((seed, tuple(prompt_token_ids[:16]), request_id)))
+        req = _Request(request_id, prompt, list(prompt_token_ids), params, arrival_time, stats, rng)
+        if stats is not None:
+            stats.queued_ts = time.monotonic()  # EngineCoreEvent QUEUED
+        self._waiting.append(req)
+
+    def validate_request(self, prompt_token_ids: list[int], params: SamplingParams) -> None:
+        """The frontend's checks (InputProcessor): ValueError before the request is queued."""
         if not prompt_token_ids:
             raise ValueError("The decoder prompt cannot be empty")
         bad = max(prompt_token_ids)
@@ -190,13 +226,6 @@ class LLMEngine:
                 "Cannot detokenize without a tokenizer "
                 "(skip_tokenizer_init=True); set detokenize=False"
             )
-        stats = RequestStateStats(arrival_time=arrival_time) if self.log_stats else None
-        seed = params.seed if params.seed is not None else (self.args.seed or 0)
-        rng = random.Random(hash((seed, tuple(prompt_token_ids[:16]), request_id)))
-        req = _Request(request_id, prompt, list(prompt_token_ids), params, arrival_time, stats, rng)
-        if stats is not None:
-            stats.queued_ts = time.monotonic()  # EngineCoreEvent QUEUED
-        self._waiting.append(req)
 
     def get_num_unfinished_requests(self) -> int:
         return len(self._waiting) + len(self._running)
@@ -204,23 +233,73 @@ class LLMEngine:
     def has_unfinished_requests(self) -> bool:
         return self.get_num_unfinished_requests() > 0
 
+    def abort_request(self, request_ids: list[str], internal: bool = False) -> None:
+        """Remove request_ids from the engine (waiting or running)."""
+        gone = set(request_ids)
+        self._waiting = [r for r in self._waiting if r.request_id not in gone]
+        self._running = [r for r in self._running if r.request_id not in gone]
+
     def step(self) -> list[RequestOutput]:
+        outputs, scheduler_stats, iteration_stats = self.core_step()
+        # vLLM records when the step's EngineCoreOutputs are not empty: every step here
+        # samples a token for each running request, whatever the output kind hands out
+        produced = iteration_stats is not None and iteration_stats.num_generation_tokens > 0
+        if self.logger_manager is not None and scheduler_stats is not None and produced:
+            self.logger_manager.record(
+                scheduler_stats=scheduler_stats, iteration_stats=iteration_stats
+            )
+        return outputs
+
+    def core_step(self) -> tuple[list[RequestOutput], SchedulerStats | None, IterationStats | None]:
+        """Schedule, "run" the model (a sleep), sample; with log_stats also the step's
+        SchedulerStats (with iteration details when enabled) and IterationStats."""
         scheduled_ts = time.monotonic()
         new = self._schedule(scheduled_ts)
         prefill_tokens = sum(len(r.prompt_token_ids) for r in new)
+        details = self._iteration_details(new)
         time.sleep(self._step_s + self._prefill_s * prefill_tokens)
         engine_core_timestamp = time.monotonic()  # EngineCoreOutputs.timestamp
+        iteration = IterationStats() if self.log_stats else None
         outputs = []
         for req in list(self._running):
             is_prefilling = not req.output_token_ids
             self._sample(req)
             self._update_stats(req, is_prefilling, engine_core_timestamp)
+            if iteration is not None:
+                iteration.num_generation_tokens += 1
+                if is_prefilling:
+                    iteration.prompt_token_stats.computed += len(req.prompt_token_ids)
+                    iteration.prompt_token_stats.total += len(req.prompt_token_ids)
             if req.finish_reason is not None:
                 self._running.remove(req)
             out = self._make_output(req)
             if out is not None:
                 outputs.append(out)
-        return outputs
+        stats = None
+        if self.log_stats:
+            stats = SchedulerStats(
+                num_running_reqs=len(self._running),
+                num_waiting_reqs=len(self._waiting),
+                iteration_details=details,
+            )
+        return outputs, stats, iteration
+
+    def _iteration_details(self, new: list[_Request]) -> SchedulerIterationDetails | None:
+        """vllm.v1.utils.compute_iteration_details: a request is a context request when
+        its prompt is (partly) scheduled this step, else a generation request."""
+        if not (self.log_stats and self.args.enable_logging_iteration_details):
+            return None
+        decoding = [r for r in self._running if r not in new]
+        details = SchedulerIterationDetails(
+            iteration_index=self._iteration_index,
+            num_ctx_requests=len(new),
+            num_ctx_tokens=sum(len(r.prompt_token_ids) for r in new),
+            num_generation_requests=len(decoding),
+            num_generation_tokens=len(decoding),
+            elapsed_ms=0.0,
+        )
+        self._iteration_index += 1
+        return details
 
     def shutdown(self) -> None:
         self.engine_core.shutdown()
@@ -266,13 +345,16 @@ class LLMEngine:
         finished = req.finish_reason is not None
         if not finished and req.params.output_kind == RequestOutputKind.FINAL_ONLY:
             return None
+        delta = req.params.output_kind == RequestOutputKind.DELTA
+        token_ids = req.output_token_ids[req.sent :] if delta else list(req.output_token_ids)
+        req.sent = len(req.output_token_ids)
         text = ""
         if req.params.detokenize and self.tokenizer is not None:
-            text = self.tokenizer.decode(req.output_token_ids)
+            text = self.tokenizer.decode(token_ids)
         completion = CompletionOutput(
             index=0,
             text=text,
-            token_ids=list(req.output_token_ids),
+            token_ids=token_ids,
             cumulative_logprob=None,
             logprobs=None,
             finish_reason=str(req.finish_reason) if finished else None,

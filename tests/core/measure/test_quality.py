@@ -75,6 +75,7 @@ def test_throttling_ignores_idle_and_application_clocks():
     assert codes(warnings) == ["throttling"]
     assert "software power cap" in warnings[0].message
     assert "hardware thermal slowdown" in warnings[0].message and "1 of 2" in warnings[0].message
+    assert warnings[0].severity == "warning"
 
 
 def test_other_processes_on_the_measured_gpu(fake_nvml, monkeypatch):
