@@ -12,7 +12,7 @@ nox.options.sessions = ["tests", "lint"]
 LINTED = ["core", "plugins", "tests", "examples", "noxfile.py"]
 PACKAGES = [
     "-e",
-    "core",
+    "core[report,docker,ray,slurm]",
     "-e",
     "plugins/llem_pytorch",
     "-e",
@@ -39,7 +39,7 @@ def _install(session: nox.Session) -> None:
     )
     if "torch-ok" not in str(probe):
         session.install("torch==2.13.0")
-    session.install(*PACKAGES, "pytest>=8", "hypothesis>=6.100")
+    session.install(*PACKAGES, "pytest>=8", "hypothesis>=6.100", "playwright>=1.40")
 
 
 @nox.session(venv_params=["--system-site-packages"])

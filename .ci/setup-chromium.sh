@@ -8,7 +8,7 @@
 set -euo pipefail
 
 CHROMIUM=/usr/lib/chromium/chromium
-PYTHON=${PYTHON:-python}
+PYTHON=${PYTHON:-python3}
 
 if [ ! -x "$CHROMIUM" ]; then
     if [ "$(id -u)" -ne 0 ]; then

@@ -5,7 +5,9 @@
 # Idempotent; recipe from CI-COMPONENTS.md. Needs root and Debian's package registry.
 set -euo pipefail
 if ! command -v dockerd >/dev/null || ! command -v mmdebstrap >/dev/null; then
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q docker.io mmdebstrap >/dev/null
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq docker.io mmdebstrap >/dev/null
 fi
 if ! docker info >/dev/null 2>&1; then
   dockerd --iptables=false --ip-forward=false --ip-masq=false --bridge=none \

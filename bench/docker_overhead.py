@@ -51,8 +51,12 @@ def run_once(runner: str, image: str, work: Path, env: dict[str, str]) -> dict:
     cfg = out.with_suffix(".yaml")
     cfg.write_text(CONFIG.format(runner=runner, image=image, out=out))
     t = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "llem.cli", "run", str(cfg)], env=env, check=True,
-                   capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "llem.cli", "run", str(cfg)],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     wall = time.perf_counter() - t
     [result] = [json.loads(p.read_text()) for p in out.glob("*/experiments/*/result.json")]
     return {
@@ -73,8 +77,11 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="llem-docker-overhead-"))
     site = announce(work / "site", "llem-echo", "0.1.0", "echo", "llem_echo")
     template = ROOT / "examples" / "plugin-template" / "src"
-    env = {**os.environ, "LLEM_USER_CONFIG": "",
-           "PYTHONPATH": os.pathsep.join([str(site), str(template), str(ROOT)])}
+    env = {
+        **os.environ,
+        "LLEM_USER_CONFIG": "",
+        "PYTHONPATH": os.pathsep.join([str(site), str(template), str(ROOT)]),
+    }
     rows = []
     for rep in range(args.reps):
         order = ("local", "docker") if rep % 2 == 0 else ("docker", "local")
@@ -83,12 +90,16 @@ def main() -> None:
     print("| runner | wall s | window s | tokens/s | container start s | status |")
     print("|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['runner']} | {r['wall_s']:.2f} | {r['window_s']:.3f} | "
-              f"{r['tokens_per_s']:.0f} | {r['container_start_s']} | {r['status']} |")
+        print(
+            f"| {r['runner']} | {r['wall_s']:.2f} | {r['window_s']:.3f} | "
+            f"{r['tokens_per_s']:.0f} | {r['container_start_s']} | {r['status']} |"
+        )
     for runner in ("local", "docker"):
         mine = [r for r in rows if r["runner"] == runner]
-        print(f"{runner}: median wall {statistics.median(r['wall_s'] for r in mine):.2f} s, "
-              f"median tokens/s {statistics.median(r['tokens_per_s'] for r in mine):.0f}")
+        print(
+            f"{runner}: median wall {statistics.median(r['wall_s'] for r in mine):.2f} s, "
+            f"median tokens/s {statistics.median(r['tokens_per_s'] for r in mine):.0f}"
+        )
 
 
 if __name__ == "__main__":

@@ -53,9 +53,10 @@ def pareto_figure(study: LoadedStudy, metric: str) -> Drawn:
     title = f"Pareto front: energy per token vs {METRICS[metric].label}"
     stats = config_stats(study.experiments, {m: METRICS[m].read for m in (ENERGY_METRIC, metric)})
     points = [
-        (h, error_bar(s[metric]), error_bar(s[ENERGY_METRIC]))
+        (h, x, y)
         for h, s in stats.items()
-        if error_bar(s[metric]) and error_bar(s[ENERGY_METRIC])
+        if (x := error_bar(s[metric])) is not None
+        and (y := error_bar(s[ENERGY_METRIC])) is not None
     ]
     if not points:
         return Drawn(name, title, None, f"no configuration has both {metric} and J/token")

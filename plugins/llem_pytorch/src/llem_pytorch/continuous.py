@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
@@ -28,6 +29,11 @@ from typing import Any
 from llem.plugin import ExperimentFailed, GenerationConfig, Request, RequestRecord, TokenChunk
 
 from llem_pytorch.config import PytorchConfig
+
+# transformers' continuous-batching logger has a console handler of its own and inherits
+# the root level: under the worker's log level it printed every scheduler step (7,700
+# lines in a 4-level study on the H100). Warnings and errors still show.
+logging.getLogger("ContinuousBatchingLogger").setLevel(logging.WARNING)
 
 TIMING_SOURCE = "cb_token_timestamps"
 _CB_FIELDS = (
