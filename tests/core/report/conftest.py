@@ -9,6 +9,7 @@ Built once per session; tests only read them.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import sys
 from collections.abc import Iterator
@@ -83,9 +84,11 @@ def in_process_worker(cfg: Any, *, experiment_id: str, cycle: int, run_dir: Path
     )
 
 
-@pytest.fixture(scope="session")
+@contextlib.contextmanager
 def fake_machine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """The fake NVML machine (one GPU), the fake backend registered, the worker in process."""
+    """The fake NVML machine (one GPU), the fake backend registered, the worker in
+    process -- only while the fixture studies are built: left on for the session, the
+    in-process worker would run every later test's experiments inside pytest."""
     from llem.plugins import get_registry
     from llem.run import worker
     from llem.telemetry import cuda_driver, nvml
@@ -109,6 +112,8 @@ def fake_machine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
             yield
         finally:
             get_registry(refresh=True)
+    importlib.invalidate_caches()
+    get_registry(refresh=True)
 
 
 def _run(name: str, experiments: list[ExperimentConfig], out: Path) -> Path:
@@ -120,21 +125,33 @@ def _run(name: str, experiments: list[ExperimentConfig], out: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def offline_run(fake_machine: None, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """4 configurations (batch size x max_new_tokens) x 3 cycles, offline."""
-    return _run(
-        "offline", [experiment(b, n) for b, n in OFFLINE_GRID], tmp_path_factory.mktemp("runs")
-    )
+def fixture_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Both fixture studies, built once on the fake machine:
+    offline, 4 configurations (batch size x max_new_tokens) x 3 cycles; serving,
+    6 configurations (batch size x Poisson rate) x 3 cycles with an SLO."""
+    with fake_machine(tmp_path_factory):
+        return {
+            "offline": _run(
+                "offline",
+                [experiment(b, n) for b, n in OFFLINE_GRID],
+                tmp_path_factory.mktemp("runs"),
+            ),
+            "serving": _run(
+                "serving",
+                [serving_experiment(b, r) for b, r in SERVING_GRID],
+                tmp_path_factory.mktemp("runs"),
+            ),
+        }
 
 
 @pytest.fixture(scope="session")
-def serving_run(fake_machine: None, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """6 configurations (batch size x Poisson rate) x 3 cycles, serving, with an SLO."""
-    return _run(
-        "serving",
-        [serving_experiment(b, r) for b, r in SERVING_GRID],
-        tmp_path_factory.mktemp("runs"),
-    )
+def offline_run(fixture_runs: dict[str, Path]) -> Path:
+    return fixture_runs["offline"]
+
+
+@pytest.fixture(scope="session")
+def serving_run(fixture_runs: dict[str, Path]) -> Path:
+    return fixture_runs["serving"]
 
 
 @pytest.fixture(scope="session")
