@@ -40,15 +40,22 @@ def first_class(config_type: type | None) -> list[Knob]:
     if config_type is None:
         return []
     docs = field_docs(config_type)
+    attrs.resolve_types(config_type)  # as cattrs does on first use: one rendering, always
     return [
         Knob(
             f.name,
-            f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type)),
+            _type_name(f.type),
             _default(f),
             f.metadata.get("doc") or docs.get(f.name, ""),
         )
         for f in attrs.fields(config_type)
     ]
+
+
+def _type_name(t: Any) -> str:
+    if isinstance(t, type) and not getattr(t, "__args__", None):
+        return t.__name__
+    return str(t).replace("typing.", "").replace("collections.abc.", "")
 
 
 def field_docs(config_type: type) -> dict[str, str]:

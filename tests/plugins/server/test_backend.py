@@ -138,9 +138,14 @@ def test_ctrl_c_while_the_server_starts_stops_it():
     seen: list[set[int]] = []
 
     def interrupt() -> None:
-        while backend.server is None or "child pid" not in backend.server.tail():
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and (  # guard, server and its child all up
+            backend.server is None
+            or "child pid" not in backend.server.tail()
+            or len(backend.server.pids()) < 3
+        ):
             time.sleep(0.05)
-        seen.append(backend.server.pids())
+        seen.append(backend.server.pids() if backend.server is not None else set())
         os.kill(os.getpid(), signal.SIGINT)
 
     threading.Thread(target=interrupt, daemon=True).start()
