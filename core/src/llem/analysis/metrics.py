@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import attrs
 
-from llem.results.schema import ExperimentResult
+from llem.results.schema import ExperimentResult, MetricSummary
 
 ENERGY_METRIC = "energy_per_output_token_j"
 DEFAULT_PARETO_METRIC = "itl_mean_s"
@@ -122,3 +122,18 @@ def read_metric(result: ExperimentResult, name: str) -> float:
         return math.nan
     value = float(value)
     return value if math.isfinite(value) else math.nan
+
+
+def format_number(x: float | None) -> str:
+    """Four significant figures, or a dash for a missing value (tables of metrics)."""
+    return "–" if x is None else f"{x:.4g}"
+
+
+def format_summary(summary: MetricSummary | None) -> str:
+    """``mean [low, high]``, or the mean alone without an interval, or a dash."""
+    if summary is None or summary.mean is None:
+        return "–"
+    mean = format_number(summary.mean)
+    if summary.ci_low is not None and summary.ci_high is not None:
+        return f"{mean} [{format_number(summary.ci_low)}, {format_number(summary.ci_high)}]"
+    return mean

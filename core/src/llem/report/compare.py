@@ -104,7 +104,7 @@ def rich_comparison(result: Comparison, a: LoadedStudy, b: LoadedStudy) -> list[
     from rich.markup import escape
     from rich.table import Table
 
-    from llem.report.table import cell
+    from llem.analysis.metrics import format_summary
 
     table = Table(title=escape(f"A = {a.run_dir}\nB = {b.run_dir}"), caption=_caption())
     table.add_column("configuration")
@@ -115,7 +115,12 @@ def rich_comparison(result: Comparison, a: LoadedStudy, b: LoadedStudy) -> list[
     for p in result.pairs:
         cells: list[str] = [p.label, p.matched_by]
         for c in p.changes:
-            cells += [cell(c.a), cell(c.b), _ratio(c.ratio), _overlap(c.overlap)]
+            cells += [
+                format_summary(c.a),
+                format_summary(c.b),
+                _ratio(c.ratio),
+                _overlap(c.overlap),
+            ]
         table.add_row(*(escape(x) for x in cells))
     out: list[Any] = [table]
     for side, labels in (("A", result.only_a), ("B", result.only_b)):

@@ -4,9 +4,8 @@ and report.html."""
 
 from __future__ import annotations
 
-from llem.analysis.metrics import AGGREGATED_METRICS, METRICS
+from llem.analysis.metrics import AGGREGATED_METRICS, METRICS, format_summary
 from llem.report.study import LoadedStudy
-from llem.results.schema import MetricSummary
 
 SHORT = {
     "energy_per_output_token_j": "J/token",
@@ -21,19 +20,6 @@ HEADERS = (
 )
 
 
-def number(x: float | None) -> str:
-    return "–" if x is None else f"{x:.4g}"
-
-
-def cell(summary: MetricSummary | None) -> str:
-    """``mean [low, high]``, or the mean alone without an interval, or a dash."""
-    if summary is None or summary.mean is None:
-        return "–"
-    if summary.ci_low is not None and summary.ci_high is not None:
-        return f"{number(summary.mean)} [{number(summary.ci_low)}, {number(summary.ci_high)}]"
-    return number(summary.mean)
-
-
 def summary_rows(study: LoadedStudy) -> list[list[str]]:
     front = set(study.pareto_front)
     rows = []
@@ -42,7 +28,7 @@ def summary_rows(study: LoadedStudy) -> list[list[str]]:
         total = agg.cycles_ok + agg.cycles_failed
         rows.append(
             [star + study.label(agg.config_hash), f"{agg.cycles_ok}/{total}"]
-            + [cell(agg.metrics.get(m)) for m in AGGREGATED_METRICS]
+            + [format_summary(agg.metrics.get(m)) for m in AGGREGATED_METRICS]
         )
     return rows
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from llem.analysis.metrics import AGGREGATED_METRICS, METRICS
+from llem.analysis.metrics import AGGREGATED_METRICS, METRICS, format_number, format_summary
 from llem.analysis.serving import cheapest_per_load
-from llem.results.schema import ConfigAggregate, MetricSummary, StudyResult
+from llem.results.schema import ConfigAggregate, StudyResult
 
 _SHORT = {
     "energy_per_output_token_j": "J/token",
@@ -17,18 +17,6 @@ _SHORT = {
     "ttft_mean_s": "TTFT s",
     "itl_mean_s": "ITL s",
 }
-
-
-def _num(x: float | None) -> str:
-    return "–" if x is None else f"{x:.4g}"
-
-
-def cell(summary: MetricSummary | None) -> str:
-    if summary is None or summary.mean is None:
-        return "–"
-    if summary.ci_low is not None and summary.ci_high is not None:
-        return f"{_num(summary.mean)} [{_num(summary.ci_low)}, {_num(summary.ci_high)}]"
-    return _num(summary.mean)
 
 
 def label(agg: ConfigAggregate) -> str:
@@ -44,7 +32,7 @@ def _rows(study: StudyResult) -> list[list[str]]:
         total = agg.cycles_ok + agg.cycles_failed
         rows.append(
             [("★ " if agg.config_hash in front else "  ") + label(agg), f"{agg.cycles_ok}/{total}"]
-            + [cell(agg.metrics.get(m)) for m in AGGREGATED_METRICS]
+            + [format_summary(agg.metrics.get(m)) for m in AGGREGATED_METRICS]
         )
     return rows
 
@@ -82,7 +70,7 @@ def serving_lines(study: StudyResult) -> list[str]:
             continue
         out.append(
             f"at {level}: cheapest meeting the SLO: {labels[choice.config_hash]} at "
-            f"{_num(choice.energy_per_output_token_j)} J/token "
+            f"{format_number(choice.energy_per_output_token_j)} J/token "
             f"({choice.meeting} of {choice.candidates} met it)"
         )
     return out
