@@ -19,8 +19,8 @@ client's CPU time per token (``backend_details``). Then the difference server mi
 in-process: the HTTP stack's cost (API server process, tokenizer-free request path,
 SSE encoding, the client).
 
-Run from the repository root on the GPU machine, with vLLM 0.26 and llem (core,
-llem-vllm, llem-server[http]) installed::
+Run from the repository root on the GPU machine, with vLLM 0.26 and aiohttp importable
+(llem itself runs from core/src and plugins/*/src, as in serving_gpu.py)::
 
     python3 bench/server_vs_inprocess.py [--rates 4 16] [--duration-s 45] [--gpu 0]
         [--out bench/results/server_vs_inprocess.md]
@@ -229,6 +229,12 @@ def main() -> None:
     default_out = Path(os.environ.get("OUT", REPO / "bench" / "results"))
     ap.add_argument("--out", type=Path, default=default_out / "server_vs_inprocess.md")
     args = ap.parse_args()
+    sys.path.insert(0, str(REPO / "bench"))
+    from serving_gpu import put_sources_on_path  # llem from source, no install needed
+
+    put_sources_on_path(
+        ("llem-vllm", "vllm", "llem_vllm"), ("llem-server", "server", "llem_server")
+    )
     work = args.out.parent / "server_vs_inprocess_runs"
     work.mkdir(parents=True, exist_ok=True)
     all_rows, wall, tails = [], {}, {}

@@ -110,18 +110,22 @@ experiments:
 """
 
 
-def put_sources_on_path(mode: str) -> None:
-    """core/src and the plugin's src on sys.path and PYTHONPATH; a dist-info announcing
-    the plugin's entry point when it is not installed (workers inherit both)."""
-    dist, entry, module = MODES[mode]["plugin"]
-    paths = [str(REPO / "core" / "src"), str(REPO / "plugins" / module / "src")]
-    if not any(ep.name == entry for ep in metadata.entry_points(group="llem")):
-        root = Path(tempfile.mkdtemp(prefix="llem-entry-points-"))
+def put_sources_on_path(*plugins: tuple[str, str, str]) -> None:
+    """core/src and each plugin's src on sys.path and PYTHONPATH; a dist-info announcing
+    a plugin's entry point when it is not installed (workers inherit both). A plugin is
+    (distribution, entry point, module)."""
+    paths = [str(REPO / "core" / "src")]
+    installed = {ep.name for ep in metadata.entry_points(group="llem")}
+    root = Path(tempfile.mkdtemp(prefix="llem-entry-points-"))
+    for dist, entry, module in plugins:
+        paths.append(str(REPO / "plugins" / module / "src"))
+        if entry in installed:
+            continue
         info = root / f"{module}-0.0.0+source.dist-info"
         info.mkdir()
         (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 0+src\n")
         (info / "entry_points.txt").write_text(f"[llem]\n{entry} = {module}\n")
-        paths.insert(0, str(root))
+    paths.insert(0, str(root))
     for p in reversed(paths):
         if p not in sys.path:
             sys.path.insert(0, p)
@@ -288,7 +292,7 @@ def main() -> int:
     args = ap.parse_args()
     out = args.out_dir or Path(os.environ.get("OUT") or REPO / "bench" / "results")
     out.mkdir(parents=True, exist_ok=True)
-    put_sources_on_path(args.mode)
+    put_sources_on_path(MODES[args.mode]["plugin"])
     config = out / f"serving_gpu_{args.mode}.yaml"
     config.write_text(study_yaml(args.mode, args))
     from llem.config.loader import load_config

@@ -105,6 +105,7 @@ def fake_machine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
         mp.setattr(nvml, "_initialised", set())
         mp.setattr(cuda_driver, "load_libcuda", lambda: None)
         mp.setattr(worker, "run_in_worker", in_process_worker)
+        mp.setattr(worker.EngineKeeper, "run", lambda self, cfg, **kw: in_process_worker(cfg, **kw))
         mp.syspath_prepend(str(site))
         importlib.invalidate_caches()
         get_registry(refresh=True)

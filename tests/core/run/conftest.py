@@ -155,7 +155,10 @@ class FakeWorker:
 @pytest.fixture
 def fake_worker(monkeypatch: pytest.MonkeyPatch, fake_plugin: Path) -> FakeWorker:
     worker = FakeWorker()
-    monkeypatch.setattr(importlib.import_module("llem.run.worker"), "run_in_worker", worker)
+    module = importlib.import_module("llem.run.worker")
+    monkeypatch.setattr(module, "run_in_worker", worker)
+    # the kept worker of execution.reuse_engine runs through the same stand-in
+    monkeypatch.setattr(module.EngineKeeper, "run", lambda self, cfg, **kw: worker(cfg, **kw))
     return worker
 
 

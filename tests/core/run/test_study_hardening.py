@@ -27,7 +27,7 @@ precision: fp32
 dataset: {source: jsonl, path: prompts.jsonl, num_prompts: 2}
 warmup: {runs: 0, thermal_floor_s: 0}
 baseline: {enabled: false}
-execution: {cycles: 2, config_gap_s: 0, cycle_gap_s: 0}
+execution: {cycles: 2, config_gap_s: 0, cycle_gap_s: 0, reuse_engine: false}
 """
 
 

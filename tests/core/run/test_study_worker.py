@@ -18,6 +18,7 @@ from llem.run.manifest import read_manifest
 from llem.run.study import run_study
 
 from tests.core.run.conftest import REPO, gone, quick_study
+from tests.fakes.study_backend import StudyFakeConfig
 
 pytestmark = pytest.mark.slow
 
@@ -32,7 +33,7 @@ generation: {{max_new_tokens: 4}}
 warmup: {{runs: 0, thermal_floor_s: 0}}
 baseline: {{enabled: false}}
 {backend}: {{extra: {{sleep_s: {sleep}, count_dir: "{count_dir}", probe_file: "{probe}"}}}}
-execution: {{cycles: 1, config_gap_s: 0, cycle_gap_s: 0}}
+execution: {{cycles: 1, config_gap_s: 0, cycle_gap_s: 0, reuse_engine: false}}
 sweep:
   generation.max_new_tokens: [4, 5, 6, 7]
 """
@@ -43,7 +44,7 @@ def _loads(count_dir: Path) -> int:
 
 
 def test_sigkilled_worker_is_recorded_as_failed_while_the_rest_finish(fake_plugin, tmp_path):
-    study = quick_study(3, 1, extras={1: {"crash": "sigkill"}})
+    study = quick_study(3, 1, extras={1: {"crash": "sigkill"}}, reuse_engine=False)
     result = run_study(study, out_dir=tmp_path, progress=False)
     assert result.status == "failed"
     statuses = [r.status for r in result.experiments]
@@ -166,3 +167,27 @@ def test_tiny_model_study_end_to_end(tmp_path):
     import pyarrow.parquet as pq
 
     assert pq.read_table(run_dir / "results.parquet").num_rows == len(result.experiments)
+
+
+@pytest.mark.parametrize("reuse", [True, False])
+def test_load_levels_of_one_engine_share_one_worker_and_one_load(fake_plugin, tmp_path, reuse):
+    """execution.reuse_engine: experiments differing only in dataset/generation run on
+    the engine the first loaded (one load, engine_from set); false: a load each."""
+    counts = tmp_path / "loads"
+    study = quick_study(3, 1, reuse_engine=reuse)
+    section = {"study_fake": StudyFakeConfig(extra={"count_dir": str(counts)})}
+    study = attrs.evolve(
+        study, experiments=tuple(attrs.evolve(e, sections=section) for e in study.experiments)
+    )
+    result = run_study(study, out_dir=tmp_path / "out", progress=False)
+    assert [e.status for e in result.experiments] == ["ok", "ok", "ok"]
+    loads = sorted(counts.iterdir())
+    first = result.experiments[0]
+    if reuse:
+        assert len(loads) == 1
+        assert first.phases.load_s is not None and first.phases.engine_from is None
+        assert all(e.phases.engine_from == first.id for e in result.experiments[1:])
+        assert all(e.phases.load_s is None for e in result.experiments[1:])
+    else:
+        assert len(loads) == 3 and len({p.name.split("-")[0] for p in loads}) == 3
+        assert all(e.phases.engine_from is None for e in result.experiments)

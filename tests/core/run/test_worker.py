@@ -193,7 +193,7 @@ def test_large_results_travel_through_a_file_in_the_experiment_dir(tmp_path, mon
     monkeypatch.setattr(worker, "RESULT_FILE_LIMIT", 100)
     receiver, sender = multiprocessing.Pipe(duplex=False)
     result = make_result()
-    worker._send(sender, result, tmp_path / "experiments" / "x")
+    worker._send(sender, result, tmp_path / "experiments" / "x", False)
     message = receiver.recv()
     assert message[0] == "file" and os.path.exists(message[1])
     assert message[1].startswith(str(tmp_path / "experiments" / "x"))
@@ -203,9 +203,9 @@ def test_large_results_travel_through_a_file_in_the_experiment_dir(tmp_path, mon
 
 def test_small_results_travel_through_the_pipe(tmp_path):
     receiver, sender = multiprocessing.Pipe(duplex=False)
-    worker._send(sender, make_result(), tmp_path)
-    kind, payload = receiver.recv()
-    assert kind == "result" and pickle.loads(payload) == make_result()
+    worker._send(sender, make_result(), tmp_path, True)
+    kind, payload, keeps = receiver.recv()
+    assert kind == "result" and pickle.loads(payload) == make_result() and keeps
 
 
 def test_fake_pynvml_is_not_left_in_the_parent():

@@ -35,6 +35,32 @@ def config_hash(cfg: ExperimentConfig) -> str:
     return hash_dict(config_to_dict(cfg))
 
 
+def engine_key(cfg: ExperimentConfig) -> str:
+    """What a loaded engine is built from: model, backend and its section, weights,
+    precision, devices, ``load.mode`` (vLLM starts a different engine to serve),
+    ``generation.seed`` (seeded at load) and how the backend runs (``execution.runner``,
+    ``images``). Experiments with equal keys can share one engine
+    (``execution.reuse_engine``); the rest of a config -- load level, dataset, lengths,
+    sampling, SLO, warmup, baseline, meters -- is per request or per window. A backend
+    must read nothing else in ``load()``."""
+    data = config_to_dict(cfg)
+    ex = data["execution"]
+    key = {
+        "model": data["model"],
+        "backend": data["backend"],
+        "section": data.get(cfg.backend),
+        "weights": data["weights"],
+        "precision": data["precision"],
+        "devices": data["devices"],
+        "mode": data["load"]["mode"],
+        "seed": data["generation"]["seed"],
+        "runner": ex["runner"],
+        "images": ex["images"],
+    }
+    text = json.dumps(key, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+
+
 def hash_dict(data: Mapping[str, Any]) -> str:
     """``config_hash`` of an already unstructured experiment."""
     ident = {k: v for k, v in data.items() if k not in NOT_IN_HASH}

@@ -273,6 +273,9 @@ class ExecutionConfig:
     max_cycles: int = attrs.field(default=10, validator=v.ge(AUTO_FIRST_CYCLES))
     cooldown: Literal["fixed", "temperature"] = "fixed"
     cooldown_tolerance_c: float = attrs.field(default=2.0, validator=v.gt(0))
+    # Experiments of one cycle that share an engine key (llem.config.identity) run one
+    # after another in one worker against one loaded engine; false: a process each.
+    reuse_engine: bool = True
 
     @property
     def first_cycles(self) -> int:

@@ -14,6 +14,11 @@ forking a process with a thread inside NVML can deadlock the child. (The meters 
 chosen and prepared in a helper thread beside the backend's preflight; it is joined
 before the baseline.) Every failure becomes a failed ExperimentResult (preflight
 problems with kind "preflight"); only Ctrl+C escapes.
+
+With a ``SharedEngine`` (a worker kept for ``execution.reuse_engine``) an experiment
+whose engine is already loaded skips the load, and the idle baseline is the one
+measured before that engine loaded; one that loads keeps its engine there for the next,
+unless it failed (an engine in an unknown state is closed).
 """
 
 from __future__ import annotations
@@ -75,9 +80,32 @@ def run_experiment(
     run_dir: Path,
     emit: Emit | None = None,
     registry: Any = None,
+    shared: SharedEngine | None = None,
 ) -> ExperimentResult:
-    """Measure ``cfg`` once; a failure is returned as a failed result, never raised."""
-    return Lifecycle(cfg, experiment_id, cycle, Path(run_dir), emit, registry).run()
+    """Measure ``cfg`` once; a failure is returned as a failed result, never raised.
+    ``shared``: the engine to run on if loaded, and to keep loaded afterwards."""
+    return Lifecycle(cfg, experiment_id, cycle, Path(run_dir), emit, registry, shared).run()
+
+
+@attrs.define
+class SharedEngine:
+    """An engine kept loaded for the worker's next experiment with the same engine key:
+    the backend, the idle baseline measured before it loaded, who started it."""
+
+    backend: Backend | None = None
+    started_by: str | None = None
+    baseline: Baseline | None = None
+    baseline_missing: str | None = None
+
+    def close(self) -> None:
+        backend, self.backend = self.backend, None
+        self.started_by = self.baseline = self.baseline_missing = None
+        if backend is None:
+            return
+        try:
+            backend.close()
+        except Exception as exc:
+            log.warning("backend.close_failed", error=f"{type(exc).__name__}: {exc}")
 
 
 class Lifecycle:
@@ -89,6 +117,7 @@ class Lifecycle:
         run_dir: Path,
         emit: Emit | None,
         registry: Any,
+        shared: SharedEngine | None = None,
     ) -> None:
         self.cfg = cfg
         self.experiment_id = experiment_id
@@ -110,10 +139,16 @@ class Lifecycle:
         self._feed: TelemetrySampler | None = None
         self.serving: Any = None  # llem.load.session.ServingRun in serving mode
         self.attribution: Attribution = null_attribution("no GPU energy was measured")
+        self.shared = shared
+        # the experiment whose engine this one runs on (None: it loads its own)
+        self.engine_from = shared.started_by if shared and shared.backend else None
 
     def run(self) -> ExperimentResult:
+        measured = False
         try:
-            return self._measure()
+            result = self._measure()
+            measured = True
+            return result
         except PREFLIGHT_ERRORS as exc:
             log.warning("experiment.preflight_failed", id=self.experiment_id, error=str(exc))
             return self._failed(Failure(kind="preflight", message=str(exc)))
@@ -130,7 +165,7 @@ class Lifecycle:
             )
         finally:
             self._stop_feed()
-            self._close_backend()
+            self._close_backend(keep=measured and self.shared is not None)
 
     # -- the phases ------------------------------------------------------------------------
     def _measure(self) -> ExperimentResult:
@@ -150,11 +185,12 @@ class Lifecycle:
             self.backend = self._preflight(devices)  # its error wins over the meters'
             primary, cross, meter_warnings = meters.result()
         self.warnings += self._meter_warnings(meter_warnings)
-        baseline = self._baseline(devices)
-        self._phase("load")
-        t = time.perf_counter()
-        self.backend.load(cfg, devices)  # no sampler thread runs: engines may fork here
-        self.phases["load"] = time.perf_counter() - t
+        if self.engine_from is None:
+            baseline = self._baseline(devices)
+            self._load(devices, baseline)
+        else:
+            assert self.shared is not None
+            baseline, self.baseline_missing = self.shared.baseline, self.shared.baseline_missing
         self._start_feed(devices)
         requests, notes = build_workload(cfg.dataset, cfg.generation, self.backend.vocab_size)
         self.warnings += [MeasurementWarning(n.code, n.message, n.fix) for n in notes]
@@ -165,6 +201,16 @@ class Lifecycle:
         self.warnings += quality.other_processes(devices)
         self._phase("done")
         return self._derive(devices, primary, cross, outcome, records, baseline, warmup)
+
+    def _load(self, devices: Sequence[Device], baseline: Baseline | None) -> None:
+        assert self.backend is not None
+        self._phase("load")
+        t = time.perf_counter()
+        self.backend.load(self.cfg, devices)  # no sampler thread runs: engines may fork here
+        self.phases["load"] = time.perf_counter() - t
+        if self.shared is not None:
+            self.shared.backend, self.shared.started_by = self.backend, self.experiment_id
+            self.shared.baseline, self.shared.baseline_missing = baseline, self.baseline_missing
 
     def _devices(self) -> tuple[Device, ...]:
         if not self.cfg.devices:
@@ -181,13 +227,17 @@ class Lifecycle:
     def _preflight(self, devices: Sequence[Device]) -> Backend:
         cfg = self.cfg
         cls = self.registry.get("backend", cfg.backend)
-        if runner_for(cfg.execution, cfg.backend) == "docker":
+        if self.engine_from is not None:
+            assert self.shared is not None and self.shared.backend is not None
+            backend: Backend = self.shared.backend
+            self.backend = backend
+        elif runner_for(cfg.execution, cfg.backend) == "docker":
             from llem.containers.images import default_tag
             from llem.containers.proxy import ContainerBackend
 
             image = image_for(cfg.execution, cfg.backend, default_tag(cfg.backend))
             exp_dir = self.run_dir / "experiments" / self.experiment_id
-            backend: Backend = ContainerBackend(cfg, devices, image, exp_dir)
+            backend = ContainerBackend(cfg, devices, image, exp_dir)
             self.backend = backend  # closed (its container removed) on every path
         else:
             missing = cls.missing_requirement()
@@ -356,6 +406,7 @@ class Lifecycle:
                 warmup_s=self.phases.get("warmup"),
                 thermal_floor_s=self.phases.get("thermal_floor"),
                 window_s=window_s,
+                engine_from=self.engine_from,
             ),
             flops=estimate_flops(
                 getattr(self.backend, "num_parameters", None), records, load_architecture(cfg.model)
@@ -509,20 +560,25 @@ class Lifecycle:
             self._feed.stop()
             self._feed = None
 
-    def _close_backend(self) -> None:
+    def _close_backend(self, keep: bool) -> None:
+        """Stop serving; close the backend unless ``keep`` (it stays in ``shared``)."""
         if self.serving is not None:
             try:
                 self.serving.close()
             except Exception as exc:
                 log.warning("serving.stop_failed", error=f"{type(exc).__name__}: {exc}")
+                keep = False
             self.serving = None
-        if self.backend is None:
+        backend, self.backend = self.backend, None
+        if keep or backend is None:
+            return
+        if self.shared is not None and self.shared.backend is backend:
+            self.shared.close()
             return
         try:
-            self.backend.close()
+            backend.close()
         except Exception as exc:
             log.warning("backend.close_failed", error=f"{type(exc).__name__}: {exc}")
-        self.backend = None
 
 
 def dataset_label(cfg: ExperimentConfig) -> str:

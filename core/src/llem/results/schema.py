@@ -199,6 +199,9 @@ class Phases:
     warmup_s: float | None
     thermal_floor_s: float | None
     window_s: float | None
+    # The experiment whose load started the engine this one ran on
+    # (execution.reuse_engine); None: it loaded its own, timed in load_s.
+    engine_from: str | None = None
 
 
 @attrs.frozen

@@ -8,6 +8,11 @@
 - ``shuffled``: like interleaved, but each cycle visits the configurations in its own
   random order (seeded by ``execution.seed``), so position effects average out too.
 
+With ``execution.reuse_engine`` (llem.config.identity.engine_key), the configurations
+that can share an engine are visited together within each cycle (in their first
+configuration's place; shuffled: the groups shuffled, then each group's members), so
+that one loaded engine serves them one after another.
+
 Gaps: ``cycle`` between two cycles of one configuration (sequential) or at a cycle
 boundary (interleaved/shuffled), ``config`` between other neighbours, none first.
 """
@@ -16,7 +21,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any, Literal
 
 import attrs
 
@@ -30,19 +35,30 @@ class PlannedRun:
     gap_before: Gap | None
 
 
-def plan_runs(n_configs: int, cycles: int, order: str, seed: int = 0) -> tuple[PlannedRun, ...]:
-    """Every configuration x cycle once, in ``order``."""
+def plan_runs(
+    n_configs: int,
+    cycles: int,
+    order: str,
+    seed: int = 0,
+    engines: Sequence[str] | None = None,
+) -> tuple[PlannedRun, ...]:
+    """Every configuration x cycle once, in ``order``; ``engines``: each configuration's
+    engine key, to visit those that share one together (None: no grouping)."""
+    groups = _groups(engines if engines is not None else [str(c) for c in range(n_configs)])
     if order == "sequential":
         pairs = [(c, k) for c in range(n_configs) for k in range(1, cycles + 1)]
     elif order == "interleaved":
-        pairs = [(c, k) for k in range(1, cycles + 1) for c in range(n_configs)]
+        visit = [c for group in groups for c in group]
+        pairs = [(c, k) for k in range(1, cycles + 1) for c in visit]
     elif order == "shuffled":
         rng = random.Random(seed)
         pairs = []
         for k in range(1, cycles + 1):
-            visit = list(range(n_configs))
-            rng.shuffle(visit)
-            pairs.extend((c, k) for c in visit)
+            shuffled = [list(g) for g in groups]
+            rng.shuffle(shuffled)
+            for group in shuffled:
+                rng.shuffle(group)
+                pairs.extend((c, k) for c in group)
     else:
         raise ValueError(
             f"unknown execution.order {order!r}; use sequential, interleaved or shuffled"
@@ -55,6 +71,23 @@ def plan_runs(n_configs: int, cycles: int, order: str, seed: int = 0) -> tuple[P
             )
         )
     return tuple(planned)
+
+
+def engine_groups(study: Any) -> list[str] | None:
+    """Each configuration's engine key when the study shares engines, else None."""
+    from llem.config.identity import engine_key
+
+    if not study.execution.reuse_engine:
+        return None
+    return [engine_key(e) for e in study.experiments]
+
+
+def _groups(keys: Sequence[str]) -> list[list[int]]:
+    """Configuration indices grouped by equal key, groups in order of first appearance."""
+    by_key: dict[str, list[int]] = {}
+    for index, key in enumerate(keys):
+        by_key.setdefault(key, []).append(index)
+    return list(by_key.values())
 
 
 def _gap(order: str, prev: tuple[int, int], nxt: tuple[int, int]) -> Gap:

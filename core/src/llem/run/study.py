@@ -36,7 +36,7 @@ from llem.run.manifest import (
     read_manifest,
     write_manifest,
 )
-from llem.run.order import plan_runs
+from llem.run.order import engine_groups, plan_runs
 from llem.run.pins import check_pins, pin_study, with_pins
 from llem.run.progress import make_reporter
 from llem.run.rundir import CONFIG_NAME, create_run_dir, write_config
@@ -63,7 +63,9 @@ def run_study(
     with run_dir_lock(run_dir):
         write_config(run_dir, study)
         ex = study.execution
-        plan = plan_runs(len(study.experiments), ex.first_cycles, ex.order, ex.seed)
+        plan = plan_runs(
+            len(study.experiments), ex.first_cycles, ex.order, ex.seed, engine_groups(study)
+        )
         now = utc_now()
         from llem.run.fingerprint import current_fingerprint
 

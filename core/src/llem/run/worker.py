@@ -28,6 +28,14 @@ SIGKILL after a grace period; the parent's group kill then takes anything else),
 flushes the log handlers and stdio. ``atexit`` hooks do not run: a plugin releases what
 it holds in ``close()``, which the lifecycle calls before the result is built.
 
+With ``execution.reuse_engine`` a one-at-a-time local executor runs its experiments
+through an ``EngineKeeper``: the worker stays up after sending a result, its engine
+loaded, and waits on a second pipe for the next experiment. One whose engine key
+(llem.config.identity) and cycle match is sent to it; any other first ends that worker
+(a clean exit, which closes the engine) and starts a fresh one. Timeouts, deaths and
+Ctrl+C are handled as for a single experiment; a worker that failed an experiment does
+not keep its engine.
+
 Events go on the optional ``events`` queue as ("phase", id, name) and
 ("power", id, {uuid: watts}).
 """
@@ -49,6 +57,7 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any, NoReturn
 
+import attrs
 import structlog
 
 from llem.results.failure import failed_result, traceback_tail
@@ -107,7 +116,7 @@ def run_in_worker(
     if started is not None:
         started(process.pid)
     try:
-        return _await_result(process, receiver, timeout_s, fail)
+        return _await_result(process, receiver, timeout_s, fail)[0]
     except KeyboardInterrupt:
         _kill(process)
         raise
@@ -118,10 +127,16 @@ def run_in_worker(
         process.close()
 
 
-def _start(ctx: Any, experiment_id: str, args: tuple) -> tuple[Any, Connection]:
+def _start(
+    ctx: Any, experiment_id: str, args: tuple, commands: Connection | None = None
+) -> tuple[Any, Connection]:
     receiver, sender = ctx.Pipe(duplex=False)
     process = ctx.Process(
-        target=worker_main, name=f"llem-worker-{experiment_id}", daemon=False, args=(sender, *args)
+        target=worker_main,
+        name=f"llem-worker-{experiment_id}",
+        daemon=False,
+        args=(sender, *args),
+        kwargs={"commands": commands},
     )
     try:
         process.start()
@@ -131,6 +146,111 @@ def _start(ctx: Any, experiment_id: str, args: tuple) -> tuple[Any, Connection]:
     finally:
         sender.close()  # the child holds the only write end: EOF when it dies
     return process, receiver
+
+
+@attrs.define
+class _Kept:
+    process: Any
+    receiver: Connection
+    commands: Connection  # the parent's end: ("run", cfg, id, cycle) or ("exit",)
+    key: tuple[str, int, str]  # engine key, cycle, run directory
+
+
+class EngineKeeper:
+    """Runs experiments one at a time, keeping the worker (and its loaded engine) up
+    between those that can share it; see the module docstring."""
+
+    def __init__(self) -> None:
+        self.kept: _Kept | None = None
+
+    def run(
+        self,
+        cfg: Any,
+        *,
+        experiment_id: str,
+        cycle: int,
+        run_dir: Path,
+        timeout_s: float | None,
+        events: Any = None,
+    ) -> ExperimentResult:
+        key = _engine_key(cfg, cycle, run_dir)
+        if self.kept is not None and self.kept.key != key:
+            self.close()
+        fail = _Failer(cfg, experiment_id, cycle, utc_now())
+        kept = self.kept
+        try:
+            if kept is not None:
+                kept.commands.send(("run", cfg, experiment_id, cycle))
+            else:
+                kept = self.kept = self._start(cfg, experiment_id, cycle, run_dir, events, key)
+        except Exception as exc:  # a section that cannot be pickled, a worker gone
+            self.kill()
+            return fail(
+                Failure(
+                    kind="exception",
+                    message=f"the worker could not be started: {type(exc).__name__}: {exc}",
+                    traceback_tail=traceback_tail(exc),
+                )
+            )
+        try:
+            result, alive = _await_result(kept.process, kept.receiver, timeout_s, fail, keep=True)
+        except BaseException:  # Ctrl+C
+            self.kill()
+            raise
+        if not alive:
+            self.kill()
+        return result
+
+    def _start(
+        self, cfg: Any, experiment_id: str, cycle: int, run_dir: Path, events: Any, key: Any
+    ) -> _Kept:
+        ctx = worker_context(cfg.backend)
+        env = dict(os.environ)
+        args = (cfg, experiment_id, cycle, str(run_dir), events, _debug_logging(), env)
+        theirs, ours = multiprocessing.Pipe(duplex=False)
+        try:
+            try:
+                process, receiver = _start(ctx, experiment_id, args, commands=theirs)
+            except (EOFError, OSError) as exc:  # the fork server died (see run_in_worker)
+                if ctx.get_start_method() != "forkserver":
+                    raise
+                forkserver_failed(exc)
+                spawn = multiprocessing.get_context("spawn")
+                process, receiver = _start(spawn, experiment_id, args, commands=theirs)
+        except BaseException:
+            ours.close()
+            raise
+        finally:
+            theirs.close()
+        log.info("worker.started", id=experiment_id, pid=process.pid, keeps_engine=True)
+        return _Kept(process, receiver, ours, key)
+
+    def keep_only(self, cfg: Any, cycle: int, run_dir: Path) -> None:
+        """End the kept worker unless it can run this experiment next (called before
+        the gap, so that the GPU cools without an engine that will not be used again)."""
+        if self.kept is not None and self.kept.key != _engine_key(cfg, cycle, run_dir):
+            self.close()
+
+    def close(self) -> None:
+        """End the kept worker: it closes its engine and exits (killed after
+        EXIT_GRACE_S, with its process group)."""
+        kept = self.kept
+        if kept is None:
+            return
+        with contextlib.suppress(OSError, ValueError):
+            kept.commands.send(("exit",))
+        _reap(kept.process)
+        self.kill()
+
+    def kill(self) -> None:
+        """SIGKILL the kept worker and its group now (Ctrl+C, a failed hand-over)."""
+        kept, self.kept = self.kept, None
+        if kept is None:
+            return
+        kept.receiver.close()
+        kept.commands.close()
+        _kill(kept.process)
+        kept.process.close()
 
 
 class _Failer:
@@ -151,9 +271,18 @@ class _Failer:
         )
 
 
+def _engine_key(cfg: Any, cycle: int, run_dir: Path) -> tuple[str, int, str]:
+    """Which experiments one kept worker may run: same engine, cycle and study."""
+    from llem.config.identity import engine_key
+
+    return (engine_key(cfg), cycle, str(run_dir))
+
+
 def _await_result(
-    process: Any, receiver: Connection, timeout_s: float | None, fail: _Failer
-) -> ExperimentResult:
+    process: Any, receiver: Connection, timeout_s: float | None, fail: _Failer, keep: bool = False
+) -> tuple[ExperimentResult, bool]:
+    """The result, and whether the worker stays up for another experiment (``keep``
+    and it said so; otherwise it has been reaped)."""
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
     while True:
         left = None if deadline is None else max(0.0, deadline - time.monotonic())
@@ -163,14 +292,16 @@ def _await_result(
                 message = receiver.recv()
             except (EOFError, OSError):  # the worker closed its end without a result
                 _reap(process)
-                return fail(_death(process.exitcode))
+                return fail(_death(process.exitcode)), False
             result = _unpack(message, fail)
+            if keep and len(message) > 2 and message[2]:
+                return result, True
             _reap(process)
-            return result
+            return result, False
         if process.sentinel in ready:
             process.join()
             _kill_group(process.pid)
-            return fail(_death(process.exitcode))
+            return fail(_death(process.exitcode)), False
         if deadline is not None and time.monotonic() >= deadline:
             _kill(process)
             return fail(
@@ -181,11 +312,11 @@ def _await_result(
                     f"shrink the workload",
                     signal=int(signal.SIGKILL),
                 )
-            )
+            ), False
 
 
 def _unpack(message: Any, fail: _Failer) -> ExperimentResult:
-    kind, payload = message
+    kind, payload = message[:2]
     if kind == "file":
         path = Path(payload)
         try:
@@ -275,8 +406,10 @@ def worker_main(
     events: Any,
     debug: bool = False,
     environ: dict[str, str] | None = None,
+    commands: Connection | None = None,
 ) -> None:
-    """Entry point of the worker process: run the lifecycle, send the result."""
+    """Entry point of the worker process: run the lifecycle, send the result; with
+    ``commands`` (an EngineKeeper's worker), then wait there for the next experiment."""
     if environ is not None:
         adopt_environment(environ)
     if hasattr(os, "setpgrp"):
@@ -285,19 +418,51 @@ def worker_main(
 
     hold()  # die, with the whole group, when the runner dies
     _configure_logging(Path(run_dir), debug)
+    from llem.measure.lifecycle import SharedEngine
+
+    shared = SharedEngine() if commands is not None else None
+    while True:
+        result = _experiment(cfg, experiment_id, cycle, Path(run_dir), events, shared)
+        keeps = shared is not None and shared.backend is not None
+        try:
+            _send(sender, result, Path(run_dir) / "experiments" / experiment_id, keeps)
+        except BaseException:  # the parent turns the exit code into a failed result
+            traceback.print_exc()
+            _exit(events, 1, shared)
+        if not keeps:
+            break
+        assert commands is not None
+        try:
+            message = commands.recv()
+        except (EOFError, OSError):  # the parent is gone or let go of this worker
+            break
+        if message[0] != "run":
+            break
+        cfg, experiment_id, cycle = message[1:]
+    sender.close()
+    log.info("worker.exiting", id=experiment_id, status=result.status)
+    _exit(events, 0, shared)
+
+
+def _experiment(
+    cfg: Any, experiment_id: str, cycle: int, run_dir: Path, events: Any, shared: Any
+) -> ExperimentResult:
     started_at = utc_now()
     try:
         from llem.measure.lifecycle import run_experiment
 
-        result = run_experiment(
+        return run_experiment(
             cfg,
             experiment_id=experiment_id,
             cycle=cycle,
-            run_dir=Path(run_dir),
+            run_dir=run_dir,
             emit=_emitter(events, experiment_id),
+            shared=shared,
         )
     except BaseException as exc:  # the lifecycle returns failures; this is a last resort
-        result = failed_result(
+        if shared is not None:
+            shared.close()
+        return failed_result(
             cfg,
             experiment_id=experiment_id,
             cycle=cycle,
@@ -308,19 +473,14 @@ def worker_main(
                 traceback_tail=traceback_tail(exc),
             ),
         )
-    try:
-        _send(sender, result, Path(run_dir) / "experiments" / experiment_id)
-        sender.close()
-    except BaseException:  # the parent turns the exit code into a failed result
-        traceback.print_exc()
-        _exit(events, 1)
-    log.info("worker.exiting", id=experiment_id, status=result.status)
-    _exit(events, 0)
 
 
-def _exit(events: Any, code: int) -> NoReturn:
+def _exit(events: Any, code: int, shared: Any = None) -> NoReturn:
     """End the worker now, skipping the interpreter's slow teardown (see the module
-    docstring) but nothing the parent or the run directory needs."""
+    docstring) but nothing the parent or the run directory needs; a kept engine is
+    closed first."""
+    if shared is not None:
+        shared.close()
     _flush_events(events, EVENTS_FLUSH_S)
     _stop_processes(multiprocessing.active_children(), CHILD_GRACE_S)
     logging.shutdown()
@@ -355,7 +515,8 @@ def _stop_processes(processes: list[Any], grace_s: float) -> None:
             process.join()
 
 
-def _send(sender: Connection, result: ExperimentResult, exp_dir: Path) -> None:
+def _send(sender: Connection, result: ExperimentResult, exp_dir: Path, keeps: bool) -> None:
+    """The result (or its file's path), and whether this worker stays up for more."""
     try:
         data = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
     except Exception as exc:
@@ -365,9 +526,9 @@ def _send(sender: Connection, result: ExperimentResult, exp_dir: Path) -> None:
 
         path = exp_dir / RESULT_FILE_NAME
         write_bytes_atomic(path, data)
-        sender.send(("file", str(path)))
+        sender.send(("file", str(path), keeps))
     else:
-        sender.send(("result", data))
+        sender.send(("result", data, keeps))
 
 
 def attrs_evolve_failed(result: ExperimentResult, exc: BaseException) -> ExperimentResult:

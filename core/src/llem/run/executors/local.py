@@ -9,6 +9,11 @@
   UUIDs, ``devices`` renumbered 0..k-1). The gap before an experiment counts from the
   moment its GPUs were last freed. ``isolation: exclusive_node`` is one at a time.
 
+One at a time with ``execution.reuse_engine`` (the default), consecutive experiments
+that share an engine key run in one kept worker (llem.run.worker.EngineKeeper): the
+engine loads once, the gaps are still waited, each experiment has its own warmup,
+window and result. Side by side, every experiment has its own worker.
+
 The result keeps the planned config and hash (what the user wrote); the GPUs it really
 had are in its placement (the session adds it) and its environment (by UUID).
 """
@@ -65,6 +70,11 @@ class LocalExecutor:
         self.pids: dict[str, int] = {}
         self.lock = threading.Lock()
         self.cancelled = False
+        self.keeper: Any = None
+        if ex.reuse_engine and not self.slotted:
+            from llem.run.worker import EngineKeeper
+
+            self.keeper = EngineKeeper()
 
     def ready(self, sub: Submission) -> bool:
         if not self.slotted:
@@ -108,6 +118,8 @@ class LocalExecutor:
     def cancel_all(self) -> None:
         """SIGKILL every running worker's process group (each leads its own)."""
         self.cancelled = True
+        if self.keeper is not None:
+            self.keeper.kill()
         for entry_id, pid in list(self.pids.items()):
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pid, signal.SIGKILL)
@@ -120,12 +132,16 @@ class LocalExecutor:
         for thread in list(self.running.values()):
             if thread is not threading.current_thread():
                 thread.join(timeout=10)
+        if self.keeper is not None:
+            self.keeper.close()
 
     # -- one attempt ------------------------------------------------------------------
     def _run(self, sub: Submission, gpus: Sequence[str], keys: Sequence[str]) -> None:
         from llem.run import cooldown
         from llem.run import worker as worker_module
 
+        if self.keeper is not None:
+            self.keeper.keep_only(sub.cfg, sub.cycle, self.run_dir)
         pause = self._remaining(sub.pause, keys)
         tick = self.ticker if not self.slotted else None
         paused = cooldown.wait(pause, [g for g in gpus if g != NODE_KEY], self.idle_c, tick)
@@ -135,8 +151,9 @@ class LocalExecutor:
             cfg = attrs.evolve(sub.cfg, devices=tuple(range(len(gpus))))
             extra = {"environ": environment_for(gpus), "started": self._started(sub.entry_id)}
         t0 = time.time()
+        run = self.keeper.run if self.keeper is not None else worker_module.run_in_worker
         try:
-            result = worker_module.run_in_worker(
+            result = run(
                 cfg,
                 experiment_id=sub.entry_id,
                 cycle=sub.cycle,
