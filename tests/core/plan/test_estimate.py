@@ -87,3 +87,21 @@ def test_preview_of_unknown_model_gives_a_lower_bound():
     preview = build_preview(study, Gpus({}, (), "none"))
     assert preview.total_is_lower_bound and preview.rows[0].memory.per_gpu_bytes is None
     assert attrs.has(type(preview))
+
+
+@pytest.mark.parametrize("reuse", [True, False])
+def test_experiments_on_a_kept_engine_are_estimated_without_a_load(reuse):
+    study = loads(
+        "model: builtin:llama-3.2-1b\nbackend: alpha\nwarmup: {thermal_floor_s: 0}\n"
+        f"execution: {{reuse_engine: {str(reuse).lower()}}}\n"
+        "sweep: {generation.max_new_tokens: [16, 32], precision: [fp16, bf16]}\n"
+    )
+    preview = build_preview(study, Gpus({}, (), "none"))
+    loads_of = {
+        (r.index, e.precision): r.run.fixed_s == estimate.LOAD_FIXED_S
+        for r, e in zip(preview.rows, study.experiments, strict=True)
+    }
+    # one engine per precision: its first experiment loads it, the next reuses it
+    assert sum(loads_of.values()) == (2 if reuse else 4)
+    first = {p: min(i for i, q in loads_of if q == p) for p in ("fp16", "bf16")}
+    assert all(loads_of[(first[p], p)] for p in first)

@@ -14,7 +14,8 @@ model is built-in or a local directory; anything else is "unknown", never a gues
 - weights and cache are split evenly over ``devices`` (tensor parallel).
 
 Time per run (one experiment, one cycle) = baseline (once per ``baseline.cache_ttl_s``)
-+ load + warmup + thermal floor + generation. Generation is modelled as memory-bound
++ load (none for an experiment on a kept engine, ``execution.reuse_engine``) + warmup +
+thermal floor + generation. Generation is modelled as memory-bound
 decoding on a ~2 TB/s GPU (each decode step reads every weight once, at least 15 ms per
 step of framework overhead) plus compute-bound prefill at ~300 TFLOP/s (fp16/bf16; 40
 for fp32); load is 10 s + weights at 1 GB/s. Real figures vary several-fold with the GPU
@@ -141,9 +142,10 @@ class TimeEstimate:
         return None if self.generation_s is None else self.fixed_s + self.generation_s
 
 
-def run_time(cfg: ExperimentConfig, baseline_s: float) -> TimeEstimate:
-    """One run of ``cfg``; ``baseline_s`` is its share of the (cached) idle baseline."""
-    fixed = baseline_s + cfg.warmup.thermal_floor_s + LOAD_FIXED_S
+def run_time(cfg: ExperimentConfig, baseline_s: float, loads: bool = True) -> TimeEstimate:
+    """One run of ``cfg``; ``baseline_s`` is its share of the (cached) idle baseline;
+    ``loads`` False: it runs on an engine an earlier experiment loaded (reuse_engine)."""
+    fixed = baseline_s + cfg.warmup.thermal_floor_s + (LOAD_FIXED_S if loads else 0.0)
     arch = architecture(cfg.model)
     per_param = weight_bytes_per_param(cfg)
     if isinstance(arch, str) or isinstance(per_param, str):
@@ -157,4 +159,5 @@ def run_time(cfg: ExperimentConfig, baseline_s: float) -> TimeEstimate:
     measured = batches * (prefill + new_tokens * step)
     warm_tokens = 1 if cfg.warmup.mode == "fast" else new_tokens
     warmup = cfg.warmup.runs * (prefill + warm_tokens * step)
-    return TimeEstimate(fixed, weights / LOAD_BPS + warmup + measured)
+    load = weights / LOAD_BPS if loads else 0.0
+    return TimeEstimate(fixed, load + warmup + measured)

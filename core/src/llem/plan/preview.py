@@ -17,6 +17,7 @@ import attrs
 from llem.config.identity import config_to_dict, hash_dict, varying_from_dicts
 from llem.config.schema import ExperimentConfig, StudyConfig
 from llem.plan import estimate
+from llem.run.order import engine_reusers
 
 GiB = 1024**3
 TIGHT = 0.9
@@ -113,10 +114,11 @@ def build_preview(study: StudyConfig, gpus: Gpus | None = None) -> Preview:
     dicts = [config_to_dict(study.experiments[i]) for i in shown]
     params = dict(zip(shown, varying_from_dicts(dicts), strict=True))
     hashes = dict(zip(shown, (hash_dict(d) for d in dicts), strict=True))
+    reusers = engine_reusers(study)
     rows, runs, unfit, notes = [], [], [], set()
     for i, cfg in enumerate(study.experiments):
         mem = estimate.memory(cfg)
-        fitted, run = fit(cfg, mem, gpus), estimate.run_time(cfg, 0.0)
+        fitted, run = fit(cfg, mem, gpus), estimate.run_time(cfg, 0.0, i not in reusers)
         runs.append(run)
         unfit += [i + 1] if fitted == "WON'T FIT" else []
         notes.update([mem.note] if mem.note else [])

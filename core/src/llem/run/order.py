@@ -82,6 +82,18 @@ def engine_groups(study: Any) -> list[str] | None:
     return [engine_key(e) for e in study.experiments]
 
 
+def engine_reusers(study: Any) -> set[int]:
+    """Indices of the configurations that run on an engine an earlier one of the same
+    cycle loaded: all but the first of each engine group, where the local executor runs
+    one at a time (side by side, on Ray and on Slurm each has its own worker)."""
+    ex = study.execution
+    keys = engine_groups(study)
+    one_at_a_time = ex.parallel == "none" or ex.isolation == "exclusive_node"
+    if keys is None or ex.executor != "local" or not one_at_a_time:
+        return set()
+    return {i for group in _groups(keys) for i in group[1:]}
+
+
 def _groups(keys: Sequence[str]) -> list[list[int]]:
     """Configuration indices grouped by equal key, groups in order of first appearance."""
     by_key: dict[str, list[int]] = {}
