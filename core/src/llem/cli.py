@@ -152,7 +152,9 @@ def run(
 
     load.mode: serving sends requests over time (load.arrival poisson, gamma, constant,
     concurrency or trace at load.rate) and reports steady-state J/token, energy per
-    request and SLO goodput (slo.ttft_s, slo.tpot_s); sweep load.rate. See docs/serving.md.
+    request and SLO goodput (slo.ttft_s, slo.tpot_s); sweep load.rate. Levels that share
+    an engine run on one loaded engine (execution.reuse_engine: false for a process
+    each). See docs/serving.md.
 
     SIGTERM stops a study like Ctrl+C (exit 143; 130 for Ctrl+C), keeping what
     finished. A run directory is locked while a study runs in it: a second runner
