@@ -104,7 +104,7 @@ energy: {{meter: nvml}}
 load: {{mode: serving, arrival: poisson, duration_s: {duration_s}, warmup_requests: 16,
         warmup_s: 10}}
 slo: {{ttft_s: {SLO["ttft_s"]}, tpot_s: {SLO["tpot_s"]}, percentile: {SLO["percentile"]}}}
-execution: {{cycles: 1, order: sequential, config_gap_s: {args.gap_s}}}
+execution: {{cycles: {args.cycles}, order: sequential, config_gap_s: {args.gap_s}}}
 experiments:
 {chr(10).join(levels)}
 """
@@ -134,15 +134,23 @@ def put_sources_on_path(*plugins: tuple[str, str, str]) -> None:
 
 
 class CounterPoller:
-    """(perf_counter_ns, total energy mJ) of GPU 0 every ``period_s``, in this process."""
+    """Reads of GPU 0's energy counter, back to back (~4 ms a read on an H100, every
+    ``period_s`` at most), in this process.
 
-    def __init__(self, index: int = 0, period_s: float = 0.05) -> None:
+    The counter advances in steps (about every 100 ms on an H100), so a read tells the
+    energy up to its last step, not up to the read: the reference keeps only the first
+    read after each step, stamped between it and the read before (within one read of the
+    step), and interpolates linearly between steps. ``step_ms`` says how often it
+    stepped."""
+
+    def __init__(self, index: int = 0, period_s: float = 0.002) -> None:
         import pynvml
 
         pynvml.nvmlInit()
         self._nvml = pynvml
         self._handle = pynvml.nvmlDeviceGetHandleByIndex(index)
         self.uuid = pynvml.nvmlDeviceGetUUID(self._handle)
+        self.reads: list[tuple[int, int]] = []  # (mid-read perf_counter_ns, mJ)
         self.t: list[int] = []
         self.mj: list[int] = []
         self._stop = threading.Event()
@@ -151,9 +159,9 @@ class CounterPoller:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            mj = self._nvml.nvmlDeviceGetTotalEnergyConsumption(self._handle)
-            self.t.append(time.perf_counter_ns())
-            self.mj.append(int(mj))
+            before = time.perf_counter_ns()
+            mj = int(self._nvml.nvmlDeviceGetTotalEnergyConsumption(self._handle))
+            self.reads.append(((before + time.perf_counter_ns()) // 2, mj))
             self._stop.wait(self._period)
 
     def __enter__(self) -> CounterPoller:
@@ -163,6 +171,18 @@ class CounterPoller:
     def __exit__(self, *exc: Any) -> None:
         self._stop.set()
         self._thread.join()
+        for (t0, e0), (t1, e1) in zip(self.reads, self.reads[1:], strict=False):
+            if e1 != e0:
+                self.t.append((t0 + t1) // 2)
+                self.mj.append(e1)
+
+    def step_ms(self) -> float | None:
+        gaps = sorted(b - a for a, b in zip(self.t, self.t[1:], strict=False))
+        return gaps[len(gaps) // 2] / 1e6 if gaps else None
+
+    def read_ms(self) -> float | None:
+        gaps = sorted(b[0] - a[0] for a, b in zip(self.reads, self.reads[1:], strict=False))
+        return gaps[len(gaps) // 2] / 1e6 if gaps else None
 
     def joules_between(self, t0_ns: int, t1_ns: int) -> float | None:
         """Counter difference between two instants, linearly interpolated."""
@@ -189,9 +209,26 @@ def window_t0_ns(run_dir: Path, timeseries_file: str | None) -> int | None:
     return int(table.column("t_ns")[0].as_py() - table.column("t_s")[0].as_py() * 1e9)
 
 
+def power_only_j(
+    run_dir: Path,
+    timeseries_file: str,
+    window: tuple[int, int],
+    span: tuple[int, int],
+    gpu_j: float,
+) -> float:
+    """The span's energy as llem shared it before counter anchoring: the window's energy
+    times the span's share of the sampled power (for the record beside the anchored one)."""
+    import pyarrow.parquet as pq
+    from llem.telemetry.integrate import energy_j
+
+    table = pq.read_table(run_dir / timeseries_file, columns=["t_ns", "power_w"]).to_pylist()
+    points = sorted((r["t_ns"], r["power_w"]) for r in table if r["power_w"] is not None)
+    return gpu_j * energy_j(points, *span) / energy_j(points, *window)
+
+
 def level_row(result: Any, run_dir: Path, poller: CounterPoller) -> dict[str, Any]:
     """The figures of one load level's result."""
-    row: dict[str, Any] = {"name": result.name, "status": result.status}
+    row: dict[str, Any] = {"name": result.name, "cycle": result.cycle, "status": result.status}
     if result.status != "ok":
         row["error"] = getattr(result.error, "message", None)
         return row
@@ -225,6 +262,11 @@ def level_row(result: Any, run_dir: Path, poller: CounterPoller) -> dict[str, An
         row["raw_counter_j"] = raw
         if raw and ss.energy_j is not None:
             row["vs_raw_pct"] = 100 * (ss.energy_j - raw) / raw
+        if raw and energy is not None and energy.gpu_j and result.phases:
+            window = (t0, t0 + int(result.phases.window_s * 1e9))
+            span = (a, a + int(ss.duration_s * 1e9))
+            before = power_only_j(run_dir, result.timeseries_file, window, span, energy.gpu_j)
+            row["power_only_vs_raw_pct"] = 100 * (before - raw) / raw
     return row
 
 
@@ -243,18 +285,22 @@ def markdown(mode: str, rows: list[dict[str, Any]], study: dict[str, Any]) -> st
         f"{study['windows_s']:.1f} s; wall / windows = {fmt(study['wall_per_window'])}; "
         f"levels with an engine start (load phase > 1 s): {study['engine_starts']}",
         "",
-        "| level | J/tok steady | J/tok whole | steady vs raw NVML | goodput req/s | "
-        "SLO attain. | TTFT p90 s | TPOT p90 s | prefill J | decode J | achieved req/s |"
-        " warnings |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        f"Energy counter: read every {fmt(study.get('counter_read_ms'))} ms by this script, "
+        f"stepped every {fmt(study.get('counter_step_ms'))} ms (medians)",
+        "",
+        "| level | cycle | J/tok steady | J/tok whole | steady vs raw NVML | power-only vs raw |"
+        " goodput req/s | SLO attain. | TTFT p90 s | TPOT p90 s | prefill J | decode J |"
+        " achieved req/s | warnings |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         if r["status"] != "ok":
-            lines.append(f"| {r['name']} | failed: {r.get('error')} |" + " |" * 10)
+            lines.append(f"| {r['name']} | {r['cycle']} | failed: {r.get('error')} |" + " |" * 11)
             continue
         lines.append(
-            f"| {r['name']} | {fmt(r['steady_j_per_token'])} | {fmt(r['whole_j_per_token'])} | "
-            f"{fmt(r.get('vs_raw_pct'), '+.2f')} % | {fmt(r['goodput_rps'])} | "
+            f"| {r['name']} | {r['cycle']} | {fmt(r['steady_j_per_token'])} | "
+            f"{fmt(r['whole_j_per_token'])} | {fmt(r.get('vs_raw_pct'), '+.2f')} % | "
+            f"{fmt(r.get('power_only_vs_raw_pct'), '+.2f')} % | {fmt(r['goodput_rps'])} | "
             f"{fmt(r['slo_attainment'])} | {fmt(r['ttft_p90_s'])} | {fmt(r['tpot_p90_s'])} | "
             f"{fmt(r['prefill_j'], '.0f')} | {fmt(r['decode_j'], '.0f')} | "
             f"{fmt(r['achieved_rps'])} | {', '.join(r['warnings']) or '—'} |"
@@ -287,6 +333,7 @@ def main() -> int:
     ap.add_argument("--baseline-s", type=float, default=15.0, help="idle baseline window")
     ap.add_argument("--gap-s", type=float, default=5.0, help="pause between levels")
     ap.add_argument("--floor-s", type=float, default=5.0, help="thermal floor after warmup")
+    ap.add_argument("--cycles", type=int, default=1, help="cycles of the whole study")
     ap.add_argument("--out-dir", type=Path, default=None)
     ap.add_argument("--print-config", action="store_true", help="write + validate the YAML")
     args = ap.parse_args()
@@ -319,6 +366,8 @@ def main() -> int:
         "windows_s": windows,
         "wall_per_window": wall / windows if windows else None,
         "engine_starts": starts,
+        "counter_read_ms": poller.read_ms(),
+        "counter_step_ms": poller.step_ms(),
         "run_dir": str(run_dir),
     }
     (out / f"serving_gpu_{args.mode}.json").write_text(

@@ -61,7 +61,7 @@ def test_nvml_meter_equals_the_raw_counter_and_polled_power_is_close():
     assert b.gpu_total_j == pytest.approx(a.gpu_total_j, rel=0.03)
 
 
-def test_sampler_reads_instant_power_and_the_counter_only_at_edges():
+def test_sampler_reads_instant_power_and_the_counter_at_edges_and_each_second():
     from llem.telemetry.devices import resolve_devices
     from llem.telemetry.sampler import TelemetrySampler
 
@@ -70,6 +70,6 @@ def test_sampler_reads_instant_power_and_the_counter_only_at_edges():
     _busy(3.0)
     series = sampler.stop()
     assert sampler.power_sources[devices[0].uuid] == "instant_field"
-    assert len(series.rows(devices[0].uuid, "energy_mj")) == 2
+    assert 4 <= len(series.rows(devices[0].uuid, "energy_mj")) <= 5  # 2 edges + ~1/s
     assert 25 <= series.samples(devices[0].uuid) <= 40
     assert max(w for _, w in series.rows(devices[0].uuid, "power_w")) > 150

@@ -99,6 +99,20 @@ def test_energy_between_sums_the_intervals_inside_the_edges():
     assert a.energy_between(S + 5, 3 * S + 7) == pytest.approx(200.0, rel=1e-6)
 
 
+def test_the_energy_counter_corrects_power_samples_that_alias_a_fast_swing():
+    # 0-5 s the GPU alternates 400 W / 100 W every 50 ms and the 100 ms samples always
+    # catch the 400 W half; 5-10 s it draws a flat 250 W. Truth: 1250 J in each half.
+    power = {"g": [(t, 400.0 if t < 5 * S else 250.0) for t in range(0, 10 * S + 1, 100 * MS)]}
+    counters = {"g": [(t, 250 * t // MS) for t in range(0, 10 * S + 1, S)]}  # mJ at 250 W
+    records = [rec(0, 0, 100 * MS, 10 * S, out=100)]
+    edges = (5 * S + 500 * MS, 9 * S + 500 * MS)
+    args = (records, power, (0, 10 * S), 2500.0)
+    plain = attribute(*args, edges=edges).energy_between(*edges)
+    anchored = attribute(*args, edges=edges, counters=counters).energy_between(*edges)
+    assert anchored == pytest.approx(1000.0, rel=1e-3)  # 4 s at 250 W
+    assert plain < 800.0  # sampled power alone hands the aliased half too much
+
+
 request = st.tuples(
     st.integers(0, 5 * S),  # submit
     st.integers(0, 300 * MS),  # wait for the first token

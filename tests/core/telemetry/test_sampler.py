@@ -34,6 +34,17 @@ def test_samples_every_interval_from_one_thread_and_reads_energy_only_at_edges(f
     assert threading.active_count() == before
 
 
+def test_the_counter_is_also_read_every_energy_every_s_to_anchor_the_window(fake_nvml):
+    fake_nvml.configure(gpus=[{}])
+    devices = resolve_devices([0])
+    _, series = _run(devices, 0.55, energy_every_s=0.2)
+    reads = series.rows(devices[0].uuid, "energy_mj")
+    assert 4 <= len(reads) <= 5  # 2 edges + one about every 0.2 s
+    assert all(b[1] > a[1] for a, b in zip(reads, reads[1:], strict=False))
+    _, series = _run(devices, 0.3, energy_every_s=None)
+    assert len(series.rows(devices[0].uuid, "energy_mj")) == 2
+
+
 def test_sample_has_power_temperature_memory_utilisation_clocks_and_reasons(fake_nvml):
     fake_nvml.configure(
         gpus=[{"temperature_c": 55, "utilization": 80, "clocks_event_reasons": 0x4}]

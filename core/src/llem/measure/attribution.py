@@ -6,9 +6,12 @@ One rule for offline and serving alike (stored with every result as
 1. Intervals. The window is cut at every telemetry sample (and at the edges of any
    sub-window asked for, e.g. the steady state). An interval's energy is the meter's
    GPU energy of the window (a CPU-only meter's total, where it measures no GPU)
-   times the interval's share of the sampled GPU power integrated over the window
-   (trapezoids, summed over GPUs); with no power samples, its share of the window's
-   time. Intervals therefore add up to the meter's energy.
+   times the interval's share of the GPU power integrated over the window (summed over
+   GPUs): sampled power (trapezoids), scaled in each stretch between two reads of the
+   GPU's energy counter (the sampler reads it about once a second) to the counter's
+   difference there (power samples glimpse a power that swings within 100 ms; the
+   counter integrates it). With no power samples, an
+   interval's share of the time. Intervals therefore add up to the meter's energy.
 2. Work. A request's prompt is processed in the step that yields its first token: its
    ``input_tokens`` count as prefill work at ``t_first_token``. Every later token is one
    unit of decode work at its own time (``token_times_ns``; spread evenly between first
@@ -38,11 +41,12 @@ from collections.abc import Mapping, Sequence
 import attrs
 
 from llem.interfaces import EngineStep, RequestRecord
-from llem.telemetry.integrate import Point, energy_j
+from llem.telemetry.integrate import Counter, Point, anchored_j
 
 PREFILL_TOKEN_WEIGHT = 1.0
 RULE = (
-    "per telemetry interval (energy = meter energy x share of sampled power): prefill vs "
+    "per telemetry interval (energy = meter energy x share of sampled power, anchored to "
+    "the energy counter read about every second): prefill vs "
     "decode in proportion to tokens processed in it (a prompt's tokens at its first token, "
     "each later token at its time; weight 1:1{source}); each part to the requests that "
     "processed those tokens; intervals without tokens to the requests in flight, without "
@@ -83,13 +87,15 @@ def attribute(
     baseline_w: float | None = None,
     steps: Sequence[EngineStep] | None = None,
     edges: Sequence[int] = (),
+    counters: Mapping[str, Sequence[Counter]] | None = None,
 ) -> Attribution:
-    """Attribute ``gpu_j`` over ``window`` (see the module docstring)."""
+    """Attribute ``gpu_j`` over ``window`` (see the module docstring); ``counters`` are
+    each GPU's energy-counter reads, by the same keys as ``power``."""
     if gpu_j is None:
         return null_attribution("no GPU energy was measured")
     if not records:
         return null_attribution("no requests ran in the window")
-    intervals = _intervals(power, window, gpu_j, edges)
+    intervals = _intervals(power, counters or {}, window, gpu_j, edges)
     work = _Work(records, window, steps or None)
     shares = _Shares(records)
     for a, b, energy in intervals:
@@ -117,17 +123,19 @@ def attribute(
 
 def _intervals(
     power: Mapping[str, Sequence[Point]],
+    counters: Mapping[str, Sequence[Counter]],
     window: tuple[int, int],
     gpu_j: float,
     edges: Sequence[int],
 ) -> list[tuple[int, int, float]]:
     t0, t1 = window
     cuts = {t0, t1, *(e for e in edges if t0 < e < t1)}
-    cuts.update(t for points in power.values() for t, _ in points if t0 < t < t1)
+    for series in (*power.values(), *counters.values()):
+        cuts.update(t for t, _ in series if t0 < t < t1)
     bounds = sorted(cuts)
     spans = list(zip(bounds, bounds[1:], strict=False))
-    series = [p for p in power.values() if p]
-    raw = [sum(energy_j(p, a, b) for p in series) for a, b in spans] if series else []
+    per_gpu = [anchored_j(p, counters.get(uuid, ()), spans) for uuid, p in power.items() if p]
+    raw = [sum(column) for column in zip(*per_gpu, strict=True)] if per_gpu else []
     whole = sum(raw)
     if whole <= 0:  # no usable power: share by time
         raw, whole = [float(b - a) for a, b in spans], float(t1 - t0)

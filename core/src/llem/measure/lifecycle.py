@@ -460,6 +460,7 @@ class Lifecycle:
             )
         series = outcome.timeseries
         power = {d.uuid: series.rows(d.uuid, "power_w") for d in devices} if series else {}
+        counters = {d.uuid: series.rows(d.uuid, "energy_mj") for d in devices} if series else {}
         total = energy_mod.reading_total(reading)
         # the meter's GPU energy; a CPU-only meter's (codecarbon, RAPL) total without one
         split = attribute(
@@ -470,6 +471,7 @@ class Lifecycle:
             baseline_w=energy_mod.baseline_power(baseline, [d.uuid for d in devices]),
             steps=self.backend.engine_steps() if self.backend is not None else None,
             edges=self.serving.edges if self.serving is not None else (),
+            counters=counters,
         )
         self.attribution = split
         energy = energy_mod.derive_energy(

@@ -3,7 +3,8 @@
 Power between two samples is taken as the straight line between them; before the first
 sample and after the last it is held at that sample's value. Used for GPUs without an
 energy counter, for idle baselines, and to find which part of a window's energy fell
-into prefill.
+into prefill, a request or the steady state -- there anchored to the energy counter
+(``anchored_j``), which integrates the true power where 100 ms samples only glimpse it.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 
 Point = tuple[int, float]  # (t_ns, watts), sorted by time
+Counter = tuple[int, int]  # (t_ns, cumulative mJ), sorted by time
 
 
 def power_at(points: Sequence[Point], t_ns: int) -> float:
@@ -57,3 +59,29 @@ def merge_intervals(intervals: Sequence[tuple[int, int]]) -> list[tuple[int, int
         else:
             merged.append((start, end))
     return merged
+
+
+def anchored_j(
+    points: Sequence[Point], counters: Sequence[Counter], spans: Sequence[tuple[int, int]]
+) -> list[float]:
+    """Joules of each span: sampled power, scaled in each stretch between two counter reads
+    so that the stretch holds exactly the counter's difference (by time where no power was
+    sampled). A span is taken to lie in one stretch (cut the spans at the reads); spans
+    before the first read or after the last take the nearest stretch's scale. With fewer
+    than two reads, plain ``energy_j``."""
+    if len(counters) < 2:
+        return [energy_j(points, a, b) for a, b in spans]
+    reads = [t for t, _ in counters]
+    stretches = []
+    for (c0, e0), (c1, e1) in zip(counters, counters[1:], strict=False):
+        sampled = energy_j(points, c0, c1)
+        stretches.append((c1 - c0, (e1 - e0) / 1e3, sampled))
+    out = []
+    for a, b in spans:
+        k = min(max(bisect_right(reads, a) - 1, 0), len(stretches) - 1)
+        length, counted, sampled = stretches[k]
+        if sampled > 0:
+            out.append(counted * energy_j(points, a, b) / sampled)
+        else:
+            out.append(counted * (b - a) / length if length > 0 else 0.0)
+    return out

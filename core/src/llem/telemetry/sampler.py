@@ -3,8 +3,11 @@
 It sleeps between reads with ``Event.wait`` -- on the GPU machine a thread that polled
 NVML in a busy loop took the GIL from the generating thread and slowed generation about
 5x. Each sample is stamped with ``time.perf_counter_ns()``, the clock the backends stamp
-request times with, so power and requests line up. The energy counter (~4 ms a read) is
-read only in the first and the last sample: the window's edges.
+request times with, so power and requests line up. The energy counter (~4 ms a read on
+an H100) is read in the first and the last sample, the window's edges, and once every
+``energy_every_s`` between them: those reads anchor the energy of any part of the window
+(llem.telemetry.integrate.anchored_j), which power samples alone misjudge where power
+swings faster than they come.
 
 The sampler that runs during the measurement window announces itself
 (``active_sampler``) so that the nvml meter can integrate its power on GPUs without an
@@ -41,7 +44,8 @@ class TelemetrySampler:
     ``full=False`` reads power only (idle baseline, the live power display).
     ``on_power`` receives {uuid: watts} about every ``power_every_s`` seconds, from the
     sampler thread. ``edge_energy`` reads the energy counter in the first and last
-    sample. ``announce`` makes it the ``active_sampler()`` while it runs.
+    sample, and then every ``energy_every_s`` (None: at the edges only). ``announce`` makes
+    it the ``active_sampler()`` while it runs.
     """
 
     def __init__(
@@ -51,6 +55,7 @@ class TelemetrySampler:
         *,
         full: bool = True,
         edge_energy: bool = True,
+        energy_every_s: float | None = 1.0,
         keep: bool = True,
         on_power: PowerCallback | None = None,
         power_every_s: float = 1.0,
@@ -62,6 +67,7 @@ class TelemetrySampler:
         self.interval_s = float(interval_s)
         self.full = full
         self.edge_energy = edge_energy
+        self.energy_every_s = energy_every_s if edge_energy else None
         self.keep = keep
         self.on_power = on_power
         self.power_every_s = power_every_s
@@ -74,6 +80,7 @@ class TelemetrySampler:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._last_emit = 0.0
+        self._last_energy = 0.0
         self.latest: dict[str, float] = {}
 
     @property
@@ -87,6 +94,7 @@ class TelemetrySampler:
         self.readers = [GpuReader(d) for d in self.devices]
         self._stop.clear()
         self.sample(energy=self.edge_energy)
+        self._last_energy = time.perf_counter()
         self.running = True
         if self.announce:
             _active = self
@@ -119,9 +127,9 @@ class TelemetrySampler:
         with self._lock:
             for reader in self.readers:
                 t_ns = time.perf_counter_ns()
+                counter = reader.energy_mj() if energy else None  # first: it anchors t_ns
                 watts = reader.power_w()
                 state = reader.state() if self.full else {}
-                counter = reader.energy_mj() if energy else None
                 if watts is not None:
                     self.latest[reader.device.uuid] = watts
                 if self.keep:
@@ -131,7 +139,11 @@ class TelemetrySampler:
         next_t = time.perf_counter() + self.interval_s
         try:
             while not self._stop.wait(max(0.0, next_t - time.perf_counter())):
-                self.sample()
+                every = self.energy_every_s
+                energy = every is not None and time.perf_counter() - self._last_energy >= every
+                if energy:
+                    self._last_energy = time.perf_counter()
+                self.sample(energy=energy)
                 now = time.perf_counter()
                 next_t += self.interval_s
                 if next_t < now:  # fell behind (a slow read): skip, do not burst
