@@ -10,8 +10,8 @@ One rule for offline and serving alike (stored with every result as
    GPUs): sampled power (trapezoids), scaled in each stretch between two reads of the
    GPU's energy counter (the sampler reads it about once a second) to the counter's
    difference there (power samples glimpse a power that swings within 100 ms; the
-   counter integrates it). With no power samples, an
-   interval's share of the time. Intervals therefore add up to the meter's energy.
+   counter integrates it). With no power samples, an interval's share of the time.
+   Intervals therefore add up to the meter's energy.
 2. Work. A request's prompt is processed in the step that yields its first token: its
    ``input_tokens`` count as prefill work at ``t_first_token``. Every later token is one
    unit of decode work at its own time (``token_times_ns``; spread evenly between first

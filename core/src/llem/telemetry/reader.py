@@ -5,7 +5,8 @@ costs only the calls that work: power from the instant field NVML_FI_DEV_POWER_I
 (186) where the driver has it, else nvmlDeviceGetPowerUsage (a ~1 s average on recent
 GPUs); clock-event reasons from nvmlDeviceGetCurrentClocksEventReasons, else its older
 name ...ThrottleReasons. The energy counter costs ~4 ms per read on an H100, so it is
-read only when asked (at window edges and about once a second between them), never per sample.
+read only when asked (at window edges and about once a second between them), never per
+sample.
 """
 
 from __future__ import annotations
