@@ -197,33 +197,19 @@ class CounterPoller:
         return e0 + (e1 - e0) * (t_ns - t0) / (t1 - t0)
 
 
-def window_t0_ns(run_dir: Path, timeseries_file: str | None) -> int | None:
-    """The measured window's opening on the worker's clock (t_ns - t_s of any sample)."""
+def read_power(run_dir: Path, timeseries_file: str | None) -> tuple[int, list[Any]] | None:
+    """The measured window's opening on the worker's clock (t_ns - t_s of any sample) and
+    the sampled power as (t_ns, watts), from timeseries.parquet."""
     if not timeseries_file:
         return None
     import pyarrow.parquet as pq
 
-    table = pq.read_table(run_dir / timeseries_file, columns=["t_ns", "t_s"])
-    if table.num_rows == 0:
+    table = pq.read_table(run_dir / timeseries_file, columns=["t_ns", "t_s", "power_w"])
+    rows = table.to_pylist()
+    if not rows:
         return None
-    return int(table.column("t_ns")[0].as_py() - table.column("t_s")[0].as_py() * 1e9)
-
-
-def power_only_j(
-    run_dir: Path,
-    timeseries_file: str,
-    window: tuple[int, int],
-    span: tuple[int, int],
-    gpu_j: float,
-) -> float:
-    """The span's energy as llem shared it before counter anchoring: the window's energy
-    times the span's share of the sampled power (for the record beside the anchored one)."""
-    import pyarrow.parquet as pq
-    from llem.telemetry.integrate import energy_j
-
-    table = pq.read_table(run_dir / timeseries_file, columns=["t_ns", "power_w"]).to_pylist()
-    points = sorted((r["t_ns"], r["power_w"]) for r in table if r["power_w"] is not None)
-    return gpu_j * energy_j(points, *span) / energy_j(points, *window)
+    t0 = int(rows[0]["t_ns"] - rows[0]["t_s"] * 1e9)
+    return t0, sorted((r["t_ns"], r["power_w"]) for r in rows if r["power_w"] is not None)
 
 
 def level_row(result: Any, run_dir: Path, poller: CounterPoller) -> dict[str, Any]:
@@ -232,6 +218,8 @@ def level_row(result: Any, run_dir: Path, poller: CounterPoller) -> dict[str, An
     if result.status != "ok":
         row["error"] = getattr(result.error, "message", None)
         return row
+    from llem.telemetry.integrate import energy_j
+
     ss, energy, perf, slo = result.steady_state, result.energy, result.performance, result.slo
     row.update(
         steady_j_per_token=ss and ss.energy_per_output_token_j,
@@ -255,17 +243,20 @@ def level_row(result: Any, run_dir: Path, poller: CounterPoller) -> dict[str, An
         overloaded=result.load and result.load.overloaded,
         warnings=[w.code for w in result.warnings],
     )
-    t0 = window_t0_ns(run_dir, result.timeseries_file)
-    if t0 is not None and ss is not None and ss.start_s is not None and ss.duration_s:
+    series = read_power(run_dir, result.timeseries_file)
+    if series is not None and ss is not None and ss.start_s is not None and ss.duration_s:
+        t0, points = series
         a = t0 + int(ss.start_s * 1e9)
-        raw = poller.joules_between(a, a + int(ss.duration_s * 1e9))
+        b = a + int(ss.duration_s * 1e9)
+        raw = poller.joules_between(a, b)
         row["raw_counter_j"] = raw
         if raw and ss.energy_j is not None:
             row["vs_raw_pct"] = 100 * (ss.energy_j - raw) / raw
         if raw and energy is not None and energy.gpu_j and result.phases:
-            window = (t0, t0 + int(result.phases.window_s * 1e9))
-            span = (a, a + int(ss.duration_s * 1e9))
-            before = power_only_j(run_dir, result.timeseries_file, window, span, energy.gpu_j)
+            # the rule before counter anchoring: the window's energy x the steady span's
+            # share of the sampled power, for the record beside the anchored figure
+            window_j = energy_j(points, t0, t0 + int(result.phases.window_s * 1e9))
+            before = energy.gpu_j * energy_j(points, a, b) / window_j
             row["power_only_vs_raw_pct"] = 100 * (before - raw) / raw
     return row
 

@@ -139,10 +139,11 @@ class TelemetrySampler:
         next_t = time.perf_counter() + self.interval_s
         try:
             while not self._stop.wait(max(0.0, next_t - time.perf_counter())):
+                start = time.perf_counter()
                 every = self.energy_every_s
-                energy = every is not None and time.perf_counter() - self._last_energy >= every
+                energy = every is not None and start - self._last_energy >= every
                 if energy:
-                    self._last_energy = time.perf_counter()
+                    self._last_energy = start
                 self.sample(energy=energy)
                 now = time.perf_counter()
                 next_t += self.interval_s
